@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# test-all.sh - set up, then build and run every test: gcc with ASan and
+# UBSan, clang, and the formatting check. VUC_WERROR=ON turns warnings into
+# errors (CI sets it). Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+werror=${VUC_WERROR:-OFF}
+jobs=${JOBS:-$(nproc)}
+
+build() { # build DIR CC [cmake options...]
+	local dir=$1 cc=$2
+	shift 2
+	echo "== build $dir ($cc)"
+	CC=$cc cmake -S . -B "$dir" -DVUC_WERROR="$werror" "$@" >/dev/null
+	cmake --build "$dir" -j "$jobs"
+}
+
+build build-test-gcc gcc -DVUC_SANITIZE="address;undefined"
+echo "== ctest build-test-gcc (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-test-gcc --output-on-failure -j "$jobs"
+
+build build-test-clang clang
+echo "== ctest build-test-clang"
+ctest --test-dir build-test-clang --output-on-failure -j "$jobs"
+
+echo "== clang-format check"
+files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' \
+	2>/dev/null || find harness tests fuzz bench -name '*.[ch]')
+[ -n "$files" ] || { echo "clang-format: no C files found" >&2; exit 1; }
+# shellcheck disable=SC2086
+clang-format --dry-run --Werror $files
+echo "clang-format: $(echo "$files" | wc -w) files formatted"
