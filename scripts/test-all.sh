@@ -28,6 +28,27 @@ build build-test-clang clang
 echo "== ctest build-test-clang"
 ctest --test-dir build-test-clang --output-on-failure -j "$jobs"
 
+# Every fuzz target under libFuzzer with ASan + UBSan for a short while;
+# any finding fails the run (the crash input is left in build-test-fuzz/).
+fuzz_secs=${VUC_FUZZ_SECONDS:-20}
+build build-test-fuzz clang -DVUC_FUZZ=ON -DVUC_SANITIZE="address;undefined"
+for t in build-test-fuzz/fuzz/fuzz_*; do
+	name=${t##*/fuzz_}
+	echo "== fuzz $name for ${fuzz_secs}s (libFuzzer, ASan + UBSan)"
+	work=build-test-fuzz/fuzz-run/$name
+	rm -rf "$work" && mkdir -p "$work/corpus"
+	cp -r "corpus/$name/." "$work/corpus/" 2>/dev/null || true
+	(cd "$work" && "../../fuzz/fuzz_$name" -max_total_time="$fuzz_secs" \
+		-print_final_stats=1 corpus >log 2>&1) || {
+		tail -40 "$work/log"
+		echo "fuzz $name: FINDING (input and log in $work)" >&2
+		exit 1
+	}
+	grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec' \
+		"$work/log" | tr '\n' ' '
+	echo
+done
+
 echo "== clang-format check"
 files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' \
 	2>/dev/null || find harness tests fuzz bench -name '*.[ch]')
