@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 
 #include "common/util.h"
+#include "fe/frame.h"
 #include "transport/chan.h"
 #include "transport/fdzoo.h"
 #include "transport/sock.h"
@@ -62,76 +63,6 @@ static void trace_vhost(const char *arrow, const struct vhost_user_msg *m,
 }
 
 /*
- * Send @m as two chunks, the header alone and then the payload with the
- * fds, as a front-end that writes in pieces would.
- */
-static int send_vhost(int fd, const struct vhost_user_msg *m)
-{
-	uint8_t buf[VHOST_USER_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
-	struct chan_chunk chunks[2];
-	int len;
-
-	len = vhost_user_pack(m, buf, sizeof(buf));
-	if (len < 0)
-		return len;
-	chunks[0] =
-		(struct chan_chunk){ .buf = buf, .len = VHOST_USER_HDR_SIZE };
-	chunks[1] =
-		(struct chan_chunk){ .buf = buf + VHOST_USER_HDR_SIZE,
-				     .len = (size_t)len - VHOST_USER_HDR_SIZE,
-				     .fds = m->fds,
-				     .nfds = m->nfds };
-	/* A message with no payload has nothing to carry fds but the header. */
-	if (chunks[1].len == 0) {
-		chunks[0].fds = m->fds;
-		chunks[0].nfds = m->nfds;
-	}
-	return chan_send(fd, chunks, chunks[1].len ? 2 : 1,
-			 chan_deadline(TIMEOUT_MS));
-}
-
-/*
- * Receive one whole vhost-user message: the header, then as many payload
- * bytes as it announces, with every fd that came on either read.
- * fds: on success @m owns the received fds (the caller closes them); on
- * failure none are left open.
- */
-static int recv_vhost(int fd, struct vhost_user_msg *m, const char **why)
-{
-	uint8_t buf[VHOST_USER_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
-	int64_t deadline = chan_deadline(TIMEOUT_MS);
-	int fds[VHOST_USER_MAX_FDS];
-	unsigned int nfds = ARRAY_SIZE(fds), more;
-	struct vhost_user_hdr hdr;
-	int ret;
-
-	ret = chan_recv(fd, buf, VHOST_USER_HDR_SIZE, fds, &nfds, deadline,
-			NULL);
-	if (ret < 0)
-		return ret;
-	vhost_user_hdr_parse(buf, VHOST_USER_HDR_SIZE, &hdr, why);
-	if (hdr.size > VHOST_USER_PAYLOAD_MAX) {
-		*why = "announced payload larger than any request's";
-		ret = -EMSGSIZE;
-		goto err_close;
-	}
-	more = ARRAY_SIZE(fds) - nfds;
-	ret = chan_recv(fd, buf + VHOST_USER_HDR_SIZE, hdr.size, fds + nfds,
-			&more, deadline, NULL);
-	if (ret < 0)
-		goto err_close;
-	nfds += more;
-	ret = vhost_user_parse(m, buf, VHOST_USER_HDR_SIZE + hdr.size, why);
-	if (ret < 0)
-		goto err_close;
-	return vhost_user_msg_attach_fds(m, fds, nfds);
-
-err_close:
-	close_fds(fds, nfds);
-	return ret;
-}
-
-/*
  * One request from the front-end, checked and answered by the back-end.
  * Return: what the back-end's check of the request said (0 or -errno); a
  * failure to move the bytes is counted as a failure here.
@@ -145,12 +76,13 @@ static int vhost_exchange(int fe, int be, struct vhost_user_msg *req,
 	int ret, checked = 0;
 
 	trace_vhost("front-end ->", req, VHOST_USER_FROM_FRONTEND);
-	ret = send_vhost(fe, req);
+	ret = frame_vhost_send(fe, req, FRAME_HDR_PAYLOAD,
+			       chan_deadline(TIMEOUT_MS));
 	if (ret < 0) {
 		step_failed("send", ret, NULL);
 		return ret;
 	}
-	ret = recv_vhost(be, &got, &why);
+	ret = frame_vhost_recv(be, &got, chan_deadline(TIMEOUT_MS), &why, NULL);
 	if (ret < 0) {
 		step_failed("receive", ret, why);
 		return ret;
@@ -177,12 +109,14 @@ static int vhost_exchange(int fe, int be, struct vhost_user_msg *req,
 		vhost_user_build_u64(&reply, got.hdr.request, answer);
 	vhost_user_make_reply(&reply);
 	trace_vhost("back-end  ->", &reply, VHOST_USER_FROM_FRONTEND);
-	ret = send_vhost(be, &reply);
+	ret = frame_vhost_send(be, &reply, FRAME_HDR_PAYLOAD,
+			       chan_deadline(TIMEOUT_MS));
 	if (ret < 0) {
 		step_failed("send reply", ret, NULL);
 		goto out;
 	}
-	ret = recv_vhost(fe, &reply, &why);
+	ret = frame_vhost_recv(fe, &reply, chan_deadline(TIMEOUT_MS), &why,
+			       NULL);
 	if (ret < 0) {
 		step_failed("receive reply", ret, why);
 		goto out;
@@ -286,69 +220,6 @@ static void trace_vfio(const char *arrow, const struct vfio_user_msg *m)
 	print_fds(m->fds, m->nfds);
 }
 
-/* Header first, then the rest with the fds, as a client writing in pieces. */
-static int send_vfio(int fd, const struct vfio_user_msg *m)
-{
-	uint8_t buf[VFIO_DEMO_MAX];
-	struct chan_chunk chunks[2];
-	int len;
-
-	len = vfio_user_pack(buf, sizeof(buf), m);
-	if (len < 0)
-		return len;
-	chunks[0] = (struct chan_chunk){ .buf = buf, .len = 16 };
-	chunks[1] = (struct chan_chunk){ .buf = buf + 16,
-					 .len = (size_t)len - 16,
-					 .fds = m->fds,
-					 .nfds = m->nfds };
-	if (chunks[1].len == 0) {
-		chunks[0].fds = m->fds;
-		chunks[0].nfds = m->nfds;
-	}
-	return chan_send(fd, chunks, chunks[1].len ? 2 : 1,
-			 chan_deadline(TIMEOUT_MS));
-}
-
-/*
- * Receive one whole message into @buf: the header, whose size is judged
- * before anything else is read, then the rest.
- * fds: on success @m holds the received fds (the caller closes them); on
- * failure none are left open.
- */
-static int recv_vfio(int fd, struct vfio_user_msg *m, uint8_t *buf,
-		     const char **why)
-{
-	int64_t deadline = chan_deadline(TIMEOUT_MS);
-	int fds[VFIO_USER_MSG_FDS_MAX];
-	unsigned int nfds = ARRAY_SIZE(fds), more;
-	struct vfio_user_msg early;
-	struct vfio_user_hdr hdr;
-	int ret;
-
-	ret = chan_recv(fd, buf, 16, fds, &nfds, deadline, NULL);
-	if (ret < 0)
-		return ret;
-	/* The size is judged from the header alone, before reading on. */
-	vfio_user_hdr_parse(buf, 16, &hdr, why);
-	ret = vfio_user_parse(&early, buf, 16, VFIO_DEMO_MAX, why);
-	if (ret < 0 && ret != -ENODATA)
-		goto err_close;
-	more = ARRAY_SIZE(fds) - nfds;
-	ret = chan_recv(fd, buf + 16, hdr.msg_size - 16, fds + nfds, &more,
-			deadline, NULL);
-	if (ret < 0)
-		goto err_close;
-	nfds += more;
-	ret = vfio_user_parse(m, buf, hdr.msg_size, VFIO_DEMO_MAX, why);
-	if (ret < 0)
-		goto err_close;
-	return vfio_user_msg_set_fds(m, fds, nfds);
-
-err_close:
-	close_fds(fds, nfds);
-	return ret;
-}
-
 /*
  * One command from the client, checked by the server and answered with
  * @reply_json for VERSION, an empty success reply when the command follows
@@ -365,12 +236,14 @@ static int vfio_exchange(int client, int server,
 	int ret, checked = 0;
 
 	trace_vfio("client ->", cmd);
-	ret = send_vfio(client, cmd);
+	ret = frame_vfio_send(client, cmd, FRAME_HDR_PAYLOAD,
+			      chan_deadline(TIMEOUT_MS));
 	if (ret < 0) {
 		step_failed("send", ret, NULL);
 		return ret;
 	}
-	ret = recv_vfio(server, &got, in, &why);
+	ret = frame_vfio_recv(server, &got, in, sizeof(in), 0,
+			      chan_deadline(TIMEOUT_MS), &why, NULL);
 	if (ret < 0) {
 		step_failed("receive", ret, why);
 		return ret;
@@ -394,12 +267,14 @@ static int vfio_exchange(int client, int server,
 		goto out;
 	}
 	trace_vfio("server ->", &reply);
-	ret = send_vfio(server, &reply);
+	ret = frame_vfio_send(server, &reply, FRAME_HDR_PAYLOAD,
+			      chan_deadline(TIMEOUT_MS));
 	if (ret < 0) {
 		step_failed("send reply", ret, NULL);
 		goto out;
 	}
-	ret = recv_vfio(client, &answer, back, &why);
+	ret = frame_vfio_recv(client, &answer, back, sizeof(back), 0,
+			      chan_deadline(TIMEOUT_MS), &why, NULL);
 	if (ret < 0) {
 		step_failed("receive reply", ret, why);
 		goto out;
