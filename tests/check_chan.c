@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "transport/chan.h"
 #include "transport/fdzoo.h"
@@ -895,11 +896,5 @@ static Suite *chan_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(chan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(chan_suite());
 }

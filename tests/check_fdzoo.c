@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "transport/fdzoo.h"
 
@@ -553,11 +554,5 @@ static Suite *fdzoo_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fdzoo_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(fdzoo_suite());
 }

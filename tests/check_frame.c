@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "fe/frame.h"
 #include "transport/fdzoo.h"
@@ -23,14 +24,14 @@ static int fds_before;
 
 static void setup(void)
 {
-	fds_before = fdzoo_count_open(0);
+	fds_before = count_fds();
 	ck_assert_int_eq(sock_pair(sv), 0);
 }
 
 static void teardown(void)
 {
 	close_fds(sv, 2);
-	ck_assert_int_eq(fdzoo_count_open(0), fds_before);
+	ck_assert_int_eq(count_fds(), fds_before);
 }
 
 START_TEST(vhost_round_trip_with_fds)
@@ -188,8 +189,6 @@ int main(void)
 {
 	Suite *s = suite_create("frame");
 	TCase *tc = tcase_create("frame");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, vhost_round_trip_with_fds, FRAME_WHOLE,
@@ -200,9 +199,5 @@ int main(void)
 	tcase_add_test(tc, vhost_too_many_fds);
 	tcase_add_test(tc, vfio_round_trip_and_size_rules);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

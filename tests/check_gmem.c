@@ -14,26 +14,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "ring/gmem.h"
 
 #define PAGE 4096ULL
 
 static struct gmem g;
-
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(dir);
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
 
 static bool fd_open(int fd)
 {
@@ -595,11 +582,5 @@ static Suite *gmem_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(gmem_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(gmem_suite());
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "ring/packed.h"
 
@@ -41,20 +42,6 @@
 	} while (0)
 
 static int fds_before;
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own fd */
-}
 
 static void fd_setup(void)
 {
@@ -1327,11 +1314,5 @@ static Suite *packed_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(packed_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(packed_suite());
 }

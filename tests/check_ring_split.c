@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "ring/gmem.h"
 #include "ring/split.h"
@@ -70,20 +71,6 @@ static struct {
 	size_t len;
 } guards[4];
 static unsigned int nguards;
-
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(dir);
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
 
 /*
  * A region with a PROT_NONE page on each side, built by hand because
@@ -1527,11 +1514,5 @@ static Suite *split_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(split_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(split_suite());
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "wire/vfio_user.h"
 #include "wire/vfio_user_caps.h"
@@ -43,20 +44,6 @@ static const char *why;
 #define C2S VFIO_USER_CLIENT_TO_SERVER
 #define S2C VFIO_USER_SERVER_TO_CLIENT
 #define STRICT VFIO_USER_CHECK_STRICT
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static int fds_at_start;
 
@@ -2015,11 +2002,5 @@ static Suite *wire_vfio_user_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(wire_vfio_user_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(wire_vfio_user_suite());
 }

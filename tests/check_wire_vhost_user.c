@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "common/util.h"
 #include "wire/vhost_user.h"
 
@@ -98,30 +99,16 @@ static const char *const be_aliases[] = {
 
 /* ---- fd leak fixture ---- */
 
-static int count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own fd */
-}
-
 static int fds_at_start;
 
 static void fd_setup(void)
 {
-	fds_at_start = count_open_fds();
+	fds_at_start = count_fds();
 }
 
 static void fd_teardown(void)
 {
-	ck_assert_int_eq(count_open_fds(), fds_at_start);
+	ck_assert_int_eq(count_fds(), fds_at_start);
 }
 
 /* ---- helpers ---- */
@@ -1680,11 +1667,5 @@ static Suite *wire_vhost_user_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(wire_vhost_user_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(wire_vhost_user_suite());
 }
