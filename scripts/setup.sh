@@ -9,6 +9,9 @@ pkgs=(
 	check libjson-c-dev liblua5.4-dev
 	libclang-rt-14-dev libfuzzer-14-dev
 	clang-format python3
+	# Real peers (DESIGN section 12): dpdk-testpmd (vhost PMD and
+	# virtio-user), qemu-storage-daemon and virtiofsd.
+	dpdk-dev qemu-system-common
 )
 
 missing=()

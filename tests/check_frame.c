@@ -76,6 +76,7 @@ START_TEST(vhost_oversized_refused_before_body)
 		frame_vhost_recv(sv[1], &got, chan_deadline(1000), &why, NULL),
 		-EMSGSIZE);
 	ck_assert_ptr_nonnull(why);
+	ck_assert_uint_eq(got.hdr.size, VHOST_USER_PAYLOAD_MAX + 1);
 	/* The bytes after the header were not consumed as a body. */
 	ck_assert_int_eq(read(sv[1], back, sizeof(back)), sizeof(back));
 	ck_assert_int_eq(memcmp(back, next, sizeof(next)), 0);

@@ -90,6 +90,7 @@ int frame_vhost_recv(int fd, struct vhost_user_msg *m, int64_t deadline,
 	if (ret < 0)
 		goto err_close;
 	vhost_user_hdr_parse(buf, VHOST_USER_HDR_SIZE, &hdr, NULL);
+	m->hdr = hdr; /* so that a refusal can say what was announced */
 	if (hdr.size > VHOST_USER_PAYLOAD_MAX) {
 		reason = "announced payload larger than any message's";
 		ret = -EMSGSIZE;
@@ -163,6 +164,7 @@ int frame_vfio_recv(int fd, struct vfio_user_msg *m, uint8_t *buf, size_t cap,
 	if (ret < 0)
 		goto err_close;
 	vfio_user_hdr_parse(buf, 16, &hdr, NULL);
+	m->hdr = hdr; /* so that a refusal can say what was announced */
 	if (hdr.msg_size < 16) {
 		reason = "msg_size smaller than the 16-byte header";
 		ret = -EBADMSG;

@@ -51,6 +51,8 @@ int frame_vhost_send(int fd, const struct vhost_user_msg *m,
  * fds: on success @m owns the fds that came (m->fds, m->nfds; the caller
  * closes them). On any error no fd is left open.
  *
+ * Once the header has arrived, m->hdr holds it, on error too.
+ *
  * Return: 12 + payload bytes, or -EMSGSIZE (hdr.size above
  * VHOST_USER_PAYLOAD_MAX: nothing past the header was read, so the stream
  * is out of step; or more than VHOST_USER_MAX_FDS fds came: the message is
@@ -79,7 +81,8 @@ int frame_vfio_send(int fd, const struct vfio_user_msg *m,
  * @buf:	room for @cap bytes; @m->payload points into it afterwards
  * @max_size:	largest msg_size accepted (0: @cap)
  *
- * fds: as frame_vhost_recv(): @m owns them on success only.
+ * fds: as frame_vhost_recv(): @m owns them on success only. Once the
+ * header has arrived, m->hdr holds it, on error too.
  *
  * Return: msg_size, or -EBADMSG (msg_size below 16), -EMSGSIZE (above
  * @max_size or @cap: the body was not read), -ECONNRESET, -ETIMEDOUT, or
