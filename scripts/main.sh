@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# main.sh - set up, build, and run the main job.
+# main.sh - set up, build, and run the main job: the conformance suite in
+# cases/ against the bundled reference back-ends (vuc-ref-vhost as net and
+# as blk, vuc-ref-vfio), writing the results to out/.
 #
-# Until the vu-conform runner lands (issue 4), the main job is the wire
-# demo: a decoded vhost-user and vfio-user message exchange over a
-# socketpair, built from the wire and transport layers, with its trace
-# written to out/demo-trace.txt.
-set -euo pipefail
+# Per target: out/<target>.tap (what the terminal showed), out/<target>.json
+# (every case with its trace: the input of the HTML report once
+# reports/vuc-report lands), out/<target>.junit.xml, and reproducer scripts
+# for failed cases in out/<target>-repro/. Exit status 0 when every run
+# passed, 1 otherwise.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
-cmake -S . -B build >/dev/null
-cmake --build build -j "${JOBS:-$(nproc)}"
+scripts/setup.sh || exit 2
+cmake -S . -B build >/dev/null || exit 2
+cmake --build build -j "${JOBS:-$(nproc)}" || exit 2
 mkdir -p out
-build/bin/vuc-wire-demo | tee out/demo-trace.txt
-echo "main: trace written to out/demo-trace.txt"
+
+status=0
+for t in vuc-ref-vhost-net vuc-ref-vhost-blk vuc-ref-vfio; do
+	echo "== $t"
+	rm -rf "out/$t-repro"
+	build/bin/vu-conform --target-file "targets/$t.target" -j 2 \
+		--json "out/$t.json" --junit "out/$t.junit.xml" \
+		--trace-dir "out/$t-repro" | tee "out/$t.tap" | tail -3
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+echo "main: results in out/ (<target>.json, .junit.xml, .tap)"
+exit $status
