@@ -452,8 +452,27 @@ int main(int argc, char **argv)
 		args[2] = (char *)"-o";
 		args[3] = arg2;
 		args[4] = NULL;
+	} else if (!strcmp(kind, "ref-net") || !strcmp(kind, "ref-blk")) {
+		/* The bundled reference back-end; its path comes from ctest. */
+		const char *bin = argc > 2 ? argv[2] : "";
+
+		if (access(bin, X_OK)) {
+			printf("SKIP: reference back-end \"%s\" not built\n",
+			       bin);
+			cleanup();
+			return SKIP;
+		}
+		snprintf(arg1, sizeof(arg1), "--socket-path=%s", sock_path);
+		args[0] = (char *)bin;
+		args[1] = arg1;
+		args[2] = (char *)"--device";
+		args[3] = (char *)(kind[4] == 'n' ? "net" : "blk");
+		args[4] = NULL;
 	} else {
-		fprintf(stderr, "usage: %s testpmd|qsd|virtiofsd\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s testpmd|qsd|virtiofsd|ref-net BIN|ref-blk "
+			"BIN\n",
+			argv[0]);
 		cleanup();
 		return 2;
 	}
@@ -473,9 +492,9 @@ int main(int argc, char **argv)
 	}
 	fe.trace.fn = trace_print;
 	fe.timeout_ms = 5000;
-	if (!strcmp(kind, "qsd"))
+	if (!strcmp(kind, "qsd") || !strcmp(kind, "ref-blk"))
 		rc = run_blk(&fe);
-	else if (!strcmp(kind, "testpmd"))
+	else if (!strcmp(kind, "testpmd") || !strcmp(kind, "ref-net"))
 		rc = run_net(&fe);
 	else
 		rc = run_fs(&fe);
