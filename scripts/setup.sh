@@ -12,6 +12,8 @@ pkgs=(
 	# Real peers (DESIGN section 12): dpdk-testpmd (vhost PMD and
 	# virtio-user), qemu-storage-daemon and virtiofsd.
 	dpdk-dev qemu-system-common
+	# The report's browser test.
+	chromium
 )
 
 missing=()
