@@ -191,18 +191,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (path) {
-		lfd = sock_listen(path, 1);
-		if (lfd < 0) {
-			fprintf(stderr,
-				"vuc-ref-vfio: cannot listen on %s: %s\n", path,
-				strerror(-lfd));
-			return 1;
-		}
-		strcpy(sock_path, path);
-	} else if (is_listening(fd)) {
-		lfd = fd;
-	}
 	if (so.bugs)
 		for (c = 0; c < BUG_COUNT; c++)
 			if (bugs_on(so.bugs, (enum bug)c))
@@ -210,11 +198,27 @@ int main(int argc, char **argv)
 					"vuc-ref-vfio: seeded bug %s is on\n",
 					bugs_info((enum bug)c)->name);
 
+	/* The device first, the socket after: a client that connects sees a
+	 * server whose own fds are all open already (stable fd counts). */
 	ret = server_new(&s, &so);
 	if (ret < 0) {
 		fprintf(stderr, "vuc-ref-vfio: cannot create the device: %s\n",
 			strerror(-ret));
 		goto out;
+	}
+	if (path) {
+		lfd = sock_listen(path, 1);
+		if (lfd < 0) {
+			fprintf(stderr,
+				"vuc-ref-vfio: cannot listen on %s: %s\n", path,
+				strerror(-lfd));
+			ret = lfd;
+			lfd = -1;
+			goto out;
+		}
+		strcpy(sock_path, path);
+	} else if (is_listening(fd)) {
+		lfd = fd;
 	}
 	do {
 		if (lfd >= 0) {

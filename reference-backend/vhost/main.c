@@ -288,6 +288,15 @@ static int backend_main(int argc, char **argv)
 	/* A front-end that hangs up must not kill us through a write. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The device first, the socket after: a front-end that connects sees
+	 * a back-end whose own fds are all open already (stable fd counts). */
+	ret = backend_new(&be, &conf);
+	if (ret < 0) {
+		fprintf(stderr, "vuc-ref-vhost: %s\n", strerror(-ret));
+		status = 1;
+		goto out;
+	}
+	be->wake_fd = wake_pipe[0];
 	if (path) {
 		lfd = sock_listen(path, 1);
 		if (lfd < 0) {
@@ -317,13 +326,6 @@ static int backend_main(int argc, char **argv)
 			listening = true;
 		}
 	}
-	ret = backend_new(&be, &conf);
-	if (ret < 0) {
-		fprintf(stderr, "vuc-ref-vhost: %s\n", strerror(-ret));
-		status = 1;
-		goto out;
-	}
-	be->wake_fd = wake_pipe[0];
 	do {
 		if (listening) {
 			fd = accept_one(lfd);
