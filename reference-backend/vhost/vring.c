@@ -276,10 +276,18 @@ int vring_pop(struct backend *be, struct vring *vq, struct vq_chain *c)
 	c->cap = VQ_MAX_SIZE;
 	if (vq->packed) {
 		ret = vq_packed_dev_pop(&vq->q.packed, c, &why);
+		/* Empty: ask for a kick (with EVENT_IDX, at the next slot),
+		 * then look once more for a buffer published meanwhile. */
+		if (ret == 0 && vq_packed_dev_enable_notify(&vq->q.packed))
+			ret = vq_packed_dev_pop(&vq->q.packed, c, &why);
 	} else {
 		if (bug_on(BUG_RING_LOOP_HANG))
 			naive_split_walk(vq);
 		ret = vq_split_dev_pop(&vq->q.split, c, &why);
+		/* "the driver MUST send a notification when idx reaches
+		 * avail_event": keep avail_event at the next entry. */
+		if (ret == 0 && vq_split_dev_enable_notify(&vq->q.split))
+			ret = vq_split_dev_pop(&vq->q.split, c, &why);
 	}
 	if (ret < 0) {
 		vring_error(be, vq, why ? why : "the driver broke the ring");
