@@ -285,6 +285,18 @@ static int lc_case_decl(lua_State *L)
 		lua_getfield(L, needs, "fresh_process");
 		c.fresh_process = lua_toboolean(L, -1);
 		lua_pop(L, 1);
+		/* needs.profile: checked by the prelude at run time */
+		if (lua_getfield(L, needs, "profile") != LUA_TNIL &&
+		    lua_type(L, -1) != LUA_TSTRING) {
+			lc_diag(lc->diag,
+				"%s:%d: case \"%s\": needs.profile is not a "
+				"string (a profile name, e.g. "
+				"\"libvfio-user\")",
+				file, line, id);
+			free(c.needs_device);
+			return 0;
+		}
+		lua_pop(L, 1);
 	}
 	for (i = 0; i < lc->n; i++) {
 		if (strcmp(lc->cases[i].id, id))

@@ -10,12 +10,18 @@
  * timeouts, restarts and signals as notes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "fe/frame.h"
@@ -107,6 +113,30 @@ static int lc_t_newindex(lua_State *L)
 	return 0;
 }
 
+/*
+ * t.profiles: the de-facto profiles selected with vu-conform --profile
+ * (harness/run/main.c passes them in $VUC_PROFILES, comma-separated), as
+ * a set { ["libvfio-user"] = true, ... }. Cases that declare needs.profile
+ * are skipped unless theirs is in it (prelude.lua).
+ */
+static void lc_push_profiles(lua_State *L)
+{
+	const char *s = getenv("VUC_PROFILES"), *end;
+
+	lua_newtable(L);
+	while (s && *s) {
+		end = strchr(s, ',');
+		if (!end)
+			end = s + strlen(s);
+		if (end > s) {
+			lua_pushlstring(L, s, (size_t)(end - s));
+			lua_pushboolean(L, 1);
+			lua_rawset(L, -3);
+		}
+		s = *end ? end + 1 : end;
+	}
+}
+
 void lc_t_push(lua_State *L, struct lc_run *run)
 {
 	struct lc_t *t = lua_newuserdatauv(L, sizeof(*t), 1);
@@ -130,6 +160,8 @@ void lc_t_push(lua_State *L, struct lc_run *run)
 	lua_setfield(L, -2, "timeout_ms");
 	lua_pushinteger(L, run->env->case_ms);
 	lua_setfield(L, -2, "case_ms");
+	lc_push_profiles(L);
+	lua_setfield(L, -2, "profiles");
 	lua_setiuservalue(L, -2, 1);
 	luaL_setmetatable(L, LC_T_MT);
 }
@@ -1179,6 +1211,361 @@ static int lc_t_pid(lua_State *L)
 	return 1;
 }
 
+/* ---- t:run_program: the target's program with other arguments ---------- */
+
+/*
+ * The vhost-user "Backend program conventions" are about the program, not
+ * a session: --print-capabilities, --fd=FDNUM, failing early on bad
+ * options. t:run_program() runs the running target's executable again
+ * (/proc/PID/exe) with the arguments a case gives, in its own process
+ * group, stdin /dev/null, stdout and stderr captured, and waits for it to
+ * end within its timeout (cut to the case's deadline); past that the group
+ * is killed. Nothing outlives the call.
+ */
+#define LC_PROG_MAX_ARGS 32
+#define LC_PROG_MAX_OUT (64 * 1024)
+#define LC_PROG_CHILD_FD 3
+
+/* What one run collected: stdout, stderr, bytes from the socket. */
+struct lc_prog_buf {
+	char data[LC_PROG_MAX_OUT];
+	size_t len;
+};
+
+static int lc_prog_exe(lua_State *L, struct lc_run *run, char *buf, size_t cap)
+{
+	pid_t pid = target_pid(lc_target(L, run, true));
+	char link[64];
+	ssize_t n;
+
+	if (pid < 0)
+		return -ESRCH;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, buf, cap - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* t:program() -> { exe = "/path", argv = { ... } } of the running target,
+ * or nil, why */
+static int lc_t_program(lua_State *L)
+{
+	struct lc_run *run = lc_t_run(L);
+	pid_t pid = target_pid(lc_target(L, run, true));
+	char path[PATH_MAX], cmd[4096];
+	ssize_t n = -1;
+	int fd, ret, i = 1;
+	char *p;
+
+	ret = lc_prog_exe(L, run, path, sizeof(path));
+	if (ret < 0) {
+		luaL_pushfail(L);
+		lua_pushstring(L, strerror(-ret));
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "/proc/%d/cmdline", (int)pid);
+	fd = open(cmd, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		n = read(fd, cmd, sizeof(cmd) - 1);
+	close_fd(&fd);
+	if (n < 0)
+		n = 0;
+	cmd[n] = '\0';
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, path);
+	lua_setfield(L, -2, "exe");
+	lua_newtable(L);
+	for (p = cmd; p < cmd + n; p += strlen(p) + 1) {
+		lua_pushstring(L, p);
+		lua_rawseti(L, -2, i++);
+	}
+	lua_setfield(L, -2, "argv");
+	return 1;
+}
+
+/* Read what is there from *@fd into @b; *@fd becomes -1 at end of file. */
+static void lc_prog_drain(int *fd, struct lc_prog_buf *b)
+{
+	char buf[4096];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+	size_t room = sizeof(b->data) - b->len;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close_fd(fd);
+		return;
+	}
+	if ((size_t)n < room)
+		room = (size_t)n;
+	memcpy(b->data + b->len, buf, room);
+	b->len += room;
+}
+
+/* A listening socket in @dir (sv[1], for the child) and our connection to
+ * it (sv[0]; the kernel queues it until the child accepts). The socket
+ * file is removed at once: both ends exist already. Return: 0 or -errno. */
+static int lc_prog_listener(const char *dir, int sv[2])
+{
+	static unsigned int seq;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int ret = 0;
+
+	if (!dir)
+		return -ENOENT;
+	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/prog-%u.sock",
+			     dir, seq++) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	sv[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sv[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || sv[1] < 0 ||
+	    bind(sv[1], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(sv[1], 1) < 0 ||
+	    connect(sv[0], (struct sockaddr *)&a, sizeof(a)) < 0)
+		ret = -errno;
+	unlink(a.sun_path);
+	return ret;
+}
+
+/* fork + exec @argv with stdin /dev/null, stdout @out, stderr @err and, if
+ * @sock >= 0, @sock as fd LC_PROG_CHILD_FD. Return: the pid, or -errno. */
+static pid_t lc_prog_spawn(char **argv, int out, int err, int sock)
+{
+	pid_t pid = fork();
+	int nul, fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	/* the child: async-signal-safe calls only */
+	setpgid(0, 0);
+	nul = open("/dev/null", O_RDONLY);
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(127);
+	if (sock >= 0 && dup2(sock, LC_PROG_CHILD_FD) < 0)
+		_exit(127);
+	for (fd = sock >= 0 ? LC_PROG_CHILD_FD + 1 : LC_PROG_CHILD_FD;
+	     fd < 1024; fd++)
+		close(fd);
+	signal(SIGPIPE, SIG_DFL);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Wait for @pid and collect its output until it ended and its pipes are
+ * at end of file, or @deadline. Return: true if it ended in time. */
+static bool lc_prog_wait(pid_t pid, int *fds, struct lc_prog_buf **bufs,
+			 const char *data, size_t data_len, size_t reply_bytes,
+			 int64_t deadline, int *wstatus)
+{
+	size_t sent = 0;
+	bool reaped = false;
+
+	while (!reaped || fds[0] >= 0 || fds[1] >= 0) {
+		struct pollfd p[3];
+		int i, left = chan_remaining_ms(deadline);
+
+		if (!reaped && waitpid(pid, wstatus, WNOHANG) == pid)
+			reaped = true;
+		if (left <= 0)
+			return reaped;
+		for (i = 0; i < 3; i++) {
+			p[i].fd = fds[i];
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		if (fds[2] >= 0 && sent < data_len)
+			p[2].events |= POLLOUT;
+		if (reaped && fds[0] < 0 && fds[1] < 0)
+			break;
+		/* poll in short steps: the child's exit has no fd here */
+		if (poll(p, 3, left < 20 ? left : 20) < 0 && errno != EINTR)
+			return reaped;
+		if (p[0].revents)
+			lc_prog_drain(&fds[0], bufs[0]);
+		if (p[1].revents)
+			lc_prog_drain(&fds[1], bufs[1]);
+		if (fds[2] >= 0 && (p[2].revents & POLLOUT)) {
+			ssize_t n = send(fds[2], data + sent, data_len - sent,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				close_fd(&fds[2]);
+		}
+		if (fds[2] >= 0 && (p[2].revents & (POLLIN | POLLHUP)))
+			lc_prog_drain(&fds[2], bufs[2]);
+		/* the answer is in: hang up, as a front-end leaving does */
+		if (fds[2] >= 0 && sent == data_len &&
+		    bufs[2]->len >= reply_bytes)
+			close_fd(&fds[2]);
+	}
+	return true;
+}
+
+/*
+ * t:run_program(args [, opts]) -> { status = "exit N" | "signal NAME" |
+ *   "timeout", code, stdout, stderr, reply, ms }
+ * Runs the target's own executable with @args (strings; "{dir}" becomes
+ * the target's private directory, "{fd}" the number of the connected
+ * socket the program inherits with opts.send). opts.timeout (ms, default
+ * 3000, cut to the case deadline); opts.send: bytes written to that socket
+ * once the program runs; opts.listen: that socket is a listening one
+ * (we are its first connection) instead of a connected one;
+ * opts.reply_bytes (default 1): our end of the socket is closed once that
+ * many bytes came back.
+ */
+static int lc_t_run_program(lua_State *L)
+{
+	struct lc_run *run = lc_t_run(L);
+	const char *dir = target_dir(lc_target(L, run, true));
+	const char *send = NULL, *nm;
+	char exe[PATH_MAX], *argv[LC_PROG_MAX_ARGS + 2], note[768];
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, sv[2] = { -1, -1 };
+	int fds[3], ms, ret, nargs, i, k, wstatus = 0;
+	size_t send_len = 0, used;
+	struct lc_prog_buf *bufs[3] = { NULL, NULL, NULL };
+	int64_t t0 = chan_now();
+	bool ended, listening = false;
+	pid_t pid;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	ms = lc_opt_int(L, 3, "timeout", 3000);
+	i = lc_opt_int(L, 3, "reply_bytes", 1);
+	if (lua_type(L, 3) == LUA_TTABLE) {
+		/* the string stays referenced by opts until we return */
+		lua_getfield(L, 3, "send");
+		if (!lua_isnil(L, -1))
+			send = luaL_checklstring(L, -1, &send_len);
+		lua_pop(L, 1);
+	}
+	if (lua_type(L, 3) == LUA_TTABLE) {
+		lua_getfield(L, 3, "listen");
+		listening = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	ret = lc_prog_exe(L, run, exe, sizeof(exe));
+	if (ret < 0)
+		return luaL_error(L, "run_program: the target's program: %s",
+				  strerror(-ret));
+	nargs = (int)luaL_len(L, 2);
+	if (nargs > LC_PROG_MAX_ARGS)
+		return luaL_error(L, "run_program: at most %d arguments",
+				  LC_PROG_MAX_ARGS);
+	luaL_checkstack(L, 4 * nargs + 8, "run_program arguments");
+	argv[0] = exe;
+	used = (size_t)snprintf(note, sizeof(note), "run_program:");
+	for (k = 1; k <= nargs; k++) {
+		lua_geti(L, 2, k);
+		luaL_checkstring(L, -1);
+		luaL_gsub(L, lua_tostring(L, -1), "{dir}", dir ? dir : ".");
+		lua_pushfstring(L, "%d", LC_PROG_CHILD_FD);
+		/* the strings stay on the stack until we return */
+		argv[k] = (char *)luaL_gsub(L, lua_tostring(L, -2), "{fd}",
+					    lua_tostring(L, -1));
+		if (used < sizeof(note))
+			used += (size_t)snprintf(note + used,
+						 sizeof(note) - used, " %s",
+						 argv[k]);
+	}
+	argv[nargs + 1] = NULL;
+	if (used < sizeof(note) && send)
+		used += (size_t)snprintf(
+			note + used, sizeof(note) - used,
+			" [%s socket as fd %d, %zu bytes sent]",
+			listening ? "listening" : "connected", LC_PROG_CHILD_FD,
+			send_len);
+	lc_trace(run, VUC_TRACE_NOTE, note, NULL, 0, NULL);
+
+	for (k = 0; k < 3; k++) {
+		bufs[k] = calloc(1, sizeof(*bufs[k]));
+		if (!bufs[k]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (send && listening)
+		ret = lc_prog_listener(dir, sv);
+	else if (send &&
+		 socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		ret = -errno;
+	if (ret < 0)
+		goto out;
+	pid = lc_prog_spawn(argv, outp[1], errp[1], sv[1]);
+	if (pid < 0) {
+		ret = (int)pid;
+		goto out;
+	}
+	close_fd(&outp[1]);
+	close_fd(&errp[1]);
+	close_fd(&sv[1]);
+	fds[0] = outp[0];
+	fds[1] = errp[0];
+	fds[2] = sv[0];
+	ended = lc_prog_wait(pid, fds, bufs, send, send_len,
+			     i > 0 ? (size_t)i : 1,
+			     chan_deadline(lc_cut_ms(run, ms)), &wstatus);
+	outp[0] = fds[0];
+	errp[0] = fds[1];
+	sv[0] = fds[2];
+	if (!ended) {
+		/* its whole group: whatever it forked goes too */
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+			;
+	}
+	lua_createtable(L, 0, 6);
+	if (!ended) {
+		lua_pushliteral(L, "timeout");
+	} else if (WIFSIGNALED(wstatus)) {
+		nm = lc_sig_name(WTERMSIG(wstatus));
+		if (nm)
+			lua_pushfstring(L, "signal %s", nm);
+		else
+			lua_pushfstring(L, "signal %d", WTERMSIG(wstatus));
+		lua_pushinteger(L, WTERMSIG(wstatus));
+		lua_setfield(L, -3, "code");
+	} else {
+		lua_pushfstring(L, "exit %d", WEXITSTATUS(wstatus));
+		lua_pushinteger(L, WEXITSTATUS(wstatus));
+		lua_setfield(L, -3, "code");
+	}
+	snprintf(note, sizeof(note), "run_program: %s after %.0f ms",
+		 lua_tostring(L, -1), (double)(chan_now() - t0) / 1e6);
+	lc_trace(run, VUC_TRACE_NOTE, note, NULL, 0, NULL);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, bufs[0]->data, bufs[0]->len);
+	lua_setfield(L, -2, "stdout");
+	lua_pushlstring(L, bufs[1]->data, bufs[1]->len);
+	lua_setfield(L, -2, "stderr");
+	lua_pushlstring(L, bufs[2]->data, bufs[2]->len);
+	lua_setfield(L, -2, "reply");
+	lua_pushnumber(L, (double)(chan_now() - t0) / 1e6);
+	lua_setfield(L, -2, "ms");
+	ret = 0;
+out:
+	close_fd(&outp[0]);
+	close_fd(&outp[1]);
+	close_fd(&errp[0]);
+	close_fd(&errp[1]);
+	close_fd(&sv[0]);
+	close_fd(&sv[1]);
+	for (k = 0; k < 3; k++)
+		free(bufs[k]);
+	if (ret < 0)
+		return luaL_error(L, "run_program: %s", strerror(-ret));
+	return 1;
+}
+
 static int lc_t_tostring(lua_State *L)
 {
 	struct lc_t *t = luaL_checkudata(L, 1, LC_T_MT);
@@ -1218,6 +1605,8 @@ static const luaL_Reg lc_t_methods[] = {
 	{ "stderr", lc_t_stderr },
 	{ "socket_path", lc_t_socket_path },
 	{ "pid", lc_t_pid },
+	{ "program", lc_t_program },
+	{ "run_program", lc_t_run_program },
 	{ NULL, NULL },
 };
 

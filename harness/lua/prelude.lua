@@ -279,6 +279,40 @@ function vhost.handshake(t, opts)
 	return hs
 end
 
+-- Plausible fields per front-end request, for cases generated from the
+-- rule table that need "a well-formed one of each" (vring 0, harmless
+-- values). Requests not listed take the builder's defaults.
+local SAMPLE_FIELDS = {
+	SET_VRING_NUM = { index = 0, num = 256 },
+	SET_VRING_BASE = { index = 0, num = 0 },
+	GET_VRING_BASE = { index = 0, num = 0 },
+	SET_VRING_ENABLE = { index = 0, num = 1 },
+	SET_VRING_ENDIAN = { index = 0, num = 0 },
+	VRING_KICK = { index = 0, num = 0 },
+	NET_SET_MTU = { u64 = 1500 },
+	GET_CONFIG = { offset = 0, size = 8 },
+	SET_CONFIG = { offset = 0, size = 1, data = "\0" },
+	CREATE_CRYPTO_SESSION = { payload = string.rep("\0", 8) },
+	GET_INFLIGHT_FD = { num_queues = 1, queue_size = 256 },
+	REM_MEM_REG = { region = { guest_addr = 0, size = 0x1000,
+	                           user_addr = 0, mmap_offset = 0 } },
+}
+
+-- vhost.sample(name [, t]) -> a well-formed message of request @name
+-- (spec name, with or without the prefix), without fds: SET_FEATURES and
+-- SET_PROTOCOL_FEATURES repeat what t.hs acked, when there is a t.hs.
+function vhost.sample(name, t)
+	local short = name:gsub("^VHOST_USER_", "")
+	local fields = SAMPLE_FIELDS[short] or {}
+	local hs = t and t.hs
+	if short == "SET_FEATURES" and hs then
+		fields = { u64 = hs.acked_features }
+	elseif short == "SET_PROTOCOL_FEATURES" and hs then
+		fields = { features = hs.acked_protocol_features }
+	end
+	return vhost.msg(short, fields)
+end
+
 -- vfio.version(t [, caps]) -> { major, minor, caps }; also t.version.
 -- FAILs unless the server answers VERSION with a success reply.
 function vfio.version(t, caps)
@@ -390,13 +424,17 @@ end
 
 -- ---- running one case --------------------------------------------------
 
--- What lua_cases_run() calls: `needs` first (device, then the handshake
--- that decides protocol-feature SKIPs), then the body.
+-- What lua_cases_run() calls: `needs` first (device, profile, then the
+-- handshake that decides protocol-feature SKIPs), then the body.
 function __vuc.run_case(t, decl)
 	local needs = decl.needs or {}
 	if needs.device and t.device and needs.device ~= t.device then
 		t:skip("needs a " .. needs.device .. " device; the target is " ..
 		       t.device)
+	end
+	-- de-facto behaviour of one implementation: only with --profile
+	if needs.profile and not (t.profiles or {})[needs.profile] then
+		t:skip("profile " .. needs.profile .. " not selected")
 	end
 	if decl.protocol == "vhost-user" then
 		local auto = needs.protocol_features or needs.features or
@@ -412,4 +450,630 @@ function __vuc.run_case(t, decl)
 		vfio.version(t, needs.caps)
 	end
 	return decl.run(t)
+end
+
+-- ---- data plane: the fake front-end as a virtio driver (virtio.*) -------
+-- For the cases under cases/virtio/: one call sets up a device's rings
+-- (memory table, NUM / BASE / ADDR / KICK / CALL / ENABLE, split or
+-- packed), then requests go in as byte strings and come back as used
+-- lengths and written bytes. Every data buffer sits between two guard
+-- areas, and device-readable buffers are remembered: d:check_memory()
+-- FAILs when the device wrote outside the buffers it was given or into a
+-- device-readable one.
+
+virtio = {
+	-- feature bits (VIRTIO "Reserved Feature Bits" and device sections)
+	F_INDIRECT_DESC = 28, F_EVENT_IDX = 29, F_VERSION_1 = 32,
+	F_RING_PACKED = 34, F_PROTOCOL_FEATURES = 30,
+	NET_F_MRG_RXBUF = 15,
+	BLK_F_RO = 5, BLK_F_FLUSH = 9, BLK_F_DISCARD = 13,
+	BLK_F_WRITE_ZEROES = 14,
+	-- virtio-blk request types and status
+	BLK_T_IN = 0, BLK_T_OUT = 1, BLK_T_FLUSH = 4, BLK_T_GET_ID = 8,
+	BLK_T_DISCARD = 11, BLK_T_WRITE_ZEROES = 13,
+	BLK_S_OK = 0, BLK_S_IOERR = 1, BLK_S_UNSUPP = 2,
+}
+
+local DP_GUARD = 32          -- guard bytes each side of a buffer
+local DP_GUARD_BYTE = "\90"  -- 0x5a
+local DP_FRESH_BYTE = "\238" -- 0xee: writable buffers before the device
+
+-- Vring layout per device profile: the queues a case drives.
+local DP_QUEUES = {
+	net = { rx = 0, tx = 1, all = { 0, 1 } },
+	blk = { req = 0, all = { 0 } },
+	fs = { hiprio = 0, req = 1, all = { 0, 1 } },
+	generic = { req = 0, all = { 0 } },
+}
+
+local D = {}
+D.__index = D
+
+local function dp_has(mask, bit)
+	return mask & (1 << bit) ~= 0
+end
+
+-- A setup request: acked when REPLY_ACK is in force, else only sent.
+local function dp_step(t, m, what)
+	local neg = t:negotiated()
+	if neg and neg & (1 << vhost.PF.REPLY_ACK) ~= 0 then
+		local kind, _, detail = t:react(m, { need_reply = true })
+		if kind ~= "ack" then
+			t:fail{ expected = (what or m.name) .. " acked (setup)",
+			        actual = detail }
+		end
+		return
+	end
+	local ok, err = t:send(m)
+	if not ok then
+		t:fail{ expected = (what or m.name) .. " sent (setup)",
+		        actual = err }
+	end
+end
+virtio.step = dp_step
+
+-- virtio.device(t [, o]) -> d: the handshake (unless t.hs), guest memory
+-- and the device's rings started. o:
+--   packed      packed rings (SKIP unless VIRTIO_F_RING_PACKED offered)
+--   event_idx   ack VIRTIO_F_EVENT_IDX (SKIP unless offered)
+--   indirect    ack VIRTIO_F_INDIRECT_DESC (SKIP unless offered)
+--   want, need  lists of device feature bits: acked if offered / SKIP
+--               unless offered
+--   pf          protocol feature names needed (SKIP unless offered)
+--   queues      vring indices to set up (default: the profile's all)
+--   num         queue size (64)
+--   kick, call  fd kinds ("eventfd-nonblock"); kick "inband": none sent,
+--               VHOST_USER_VRING_KICK instead; "nofd": the NOFD bit
+--   enable      SET_VRING_ENABLE 1 when PROTOCOL_FEATURES is acked (true)
+--   base        SET_VRING_BASE value (0; packed: 0x80008000)
+--   no_rings    memory table only; d:start(i) later
+function virtio.device(t, o)
+	o = o or {}
+	local dev = t.device or "generic"
+	local lay = DP_QUEUES[dev] or DP_QUEUES.generic
+	local want = { virtio.F_VERSION_1 }
+	local need = {}
+	for _, b in ipairs(o.want or {}) do
+		want[#want + 1] = b
+	end
+	for _, b in ipairs(o.need or {}) do
+		need[#need + 1] = b
+	end
+	if o.packed then
+		need[#need + 1] = virtio.F_RING_PACKED
+	end
+	if o.event_idx then
+		need[#need + 1] = virtio.F_EVENT_IDX
+	end
+	if o.indirect then
+		need[#need + 1] = virtio.F_INDIRECT_DESC
+	end
+	local feats = {}
+	for _, b in ipairs(want) do
+		feats[#feats + 1] = b
+	end
+	for _, b in ipairs(need) do
+		feats[#feats + 1] = b
+	end
+	local pf = { "REPLY_ACK" }
+	for _, p in ipairs(o.pf or {}) do
+		pf[#pf + 1] = p
+	end
+	local hs = t.hs or vhost.handshake(t, { features = feats,
+	                                        protocol_features = pf })
+	for _, b in ipairs(need) do
+		if not dp_has(hs.features, b) then
+			t:skip(("needs virtio feature bit %d, not offered " ..
+			        "(offered 0x%x)"):format(b, hs.features))
+		end
+		if not dp_has(hs.acked_features, b) then
+			t:error(("feature bit %d offered but not acked"):format(b))
+		end
+	end
+	local pmask = vhost.protocol_features(o.pf or {})
+	if hs.acked_protocol_features & pmask ~= pmask then
+		local n = vhost.protocol_feature_names(pmask &
+		                                       ~hs.acked_protocol_features)
+		t:skip("needs protocol feature " .. table.concat(n, ", ") ..
+		       ", not offered")
+	end
+	local d = setmetatable({
+		t = t, dev = dev, lay = lay, hs = hs, o = o,
+		features = hs.acked_features,
+		packed = o.packed or false, num = o.num or 64,
+		q = {}, kick_fd = {}, call_fd = {}, kick_kind = {},
+		call_kind = {}, tokens = {}, done = {}, token = 0,
+		bufs = {}, started = {},
+	}, D)
+	d.hdr_len = (dp_has(d.features, virtio.F_VERSION_1) or
+	             dp_has(d.features, virtio.NET_F_MRG_RXBUF)) and 12 or 10
+	d.mem = gmem.new()
+	assert(d.mem:add_region(0x100000, 4 << 20))
+	d.base_gpa = 0x100000
+	dp_step(t, vhost.msg("SET_MEM_TABLE", { regions = d.mem:regions() }),
+	        "SET_MEM_TABLE")
+	if not o.no_rings then
+		for _, i in ipairs(o.queues or lay.all) do
+			d:start(i, o)
+		end
+	end
+	return d
+end
+
+-- A fresh notification fd of @kind: (the fd to send, our end).
+local function dp_fd(kind)
+	local a, b = fdzoo.new(kind)
+	if not a then
+		error("fdzoo.new(" .. kind .. "): " .. tostring(b), 3)
+	end
+	return a, b or a
+end
+
+-- d:start(i [, o]): lay out ring @i and start it (NUM, BASE, ADDR, KICK,
+-- CALL, ENABLE). o.kick / o.call / o.base / o.enable as virtio.device's;
+-- o.ring: reuse that ring object (a restart).
+function D:start(i, o)
+	o = o or {}
+	local t = self.t
+	local q = o.ring or self.q[i]
+	if not q then
+		local mk = self.packed and ring.packed or ring.split
+		q = assert(mk(self.mem, self.num, self.features, 8))
+	end
+	self.q[i] = q
+	local a = q:addrs()
+	local base = o.base or (self.packed and 0x80008000 or 0)
+	if not o.ring and base ~= (self.packed and 0x80008000 or 0) then
+		assert(q:set_base(base)) -- the driver side starts there too
+	end
+	dp_step(t, vhost.msg("SET_VRING_NUM", { index = i, num = a.num }))
+	dp_step(t, vhost.msg("SET_VRING_BASE", { index = i, num = base }))
+	dp_step(t, vhost.msg("SET_VRING_ADDR", { index = i, desc = a.desc,
+	                     used = a.used, avail = a.avail }))
+	local kk = o.kick or self.o.kick or "eventfd-nonblock"
+	self.kick_kind[i] = kk
+	if kk == "nofd" then
+		dp_step(t, vhost.msg("SET_VRING_KICK", { index = i }))
+		self.kick_fd[i] = nil
+	elseif kk ~= "inband" then
+		local send, ours = dp_fd(kk)
+		dp_step(t, vhost.msg("SET_VRING_KICK", { index = i, fd = send }))
+		self.kick_fd[i] = ours
+		self.kick_keep = self.kick_keep or {}
+		self.kick_keep[i] = send
+	end
+	local ck = o.call or self.o.call or "eventfd-nonblock"
+	self.call_kind[i] = ck
+	if ck == "nofd" then
+		dp_step(t, vhost.msg("SET_VRING_CALL", { index = i }))
+		self.call_fd[i] = nil
+	else
+		local send, ours = dp_fd(ck)
+		dp_step(t, vhost.msg("SET_VRING_CALL", { index = i, fd = send }))
+		self.call_fd[i] = ours
+		self.call_keep = self.call_keep or {}
+		self.call_keep[i] = send
+	end
+	local en = o.enable
+	if en == nil then
+		en = self.o.enable
+	end
+	if en ~= false and dp_has(self.features, virtio.F_PROTOCOL_FEATURES) then
+		dp_step(t, vhost.msg("SET_VRING_ENABLE", { index = i, num = 1 }))
+	end
+	self.started[i] = true
+	return q
+end
+
+-- d:buf(len [, bytes]) -> gpa: a buffer between two guard areas; with
+-- @bytes (device-readable) its content is written and remembered, else
+-- it is filled with 0xee.
+function D:buf(len, bytes)
+	local gpa
+	if self.arena then -- d.arena: carve from this guest address on
+		gpa = (self.arena + 15) & ~15
+		self.arena = gpa + len + 2 * DP_GUARD
+	else
+		gpa = assert(self.mem:alloc(len + 2 * DP_GUARD, 16))
+	end
+	local g = DP_GUARD_BYTE:rep(DP_GUARD)
+	assert(self.mem:write(gpa, g))
+	assert(self.mem:write(gpa + DP_GUARD + len, g))
+	local b = gpa + DP_GUARD
+	if bytes then
+		assert(#bytes == len)
+		assert(self.mem:write(b, bytes))
+	elseif len > 0 then
+		assert(self.mem:write(b, DP_FRESH_BYTE:rep(len)))
+	end
+	self.bufs[#self.bufs + 1] = { gpa = b, len = len, ro = bytes }
+	return b
+end
+
+-- d:check_memory([what]): FAIL if a guard area or a device-readable
+-- buffer changed ("A device MUST NOT write to a device-readable buffer").
+function D:check_memory(what)
+	local g = DP_GUARD_BYTE:rep(DP_GUARD)
+	for _, b in ipairs(self.bufs) do
+		local before = self.mem:read(b.gpa - DP_GUARD, DP_GUARD)
+		local after = self.mem:read(b.gpa + b.len, DP_GUARD)
+		if before ~= g or after ~= g then
+			self.t:fail{
+				expected = (what and what .. ": " or "") ..
+				           "nothing written outside the buffers given",
+				actual = ("the guard area %s the %d-byte buffer at " ..
+				          "0x%x was overwritten"):format(
+				          before ~= g and "before" or "after", b.len,
+				          b.gpa) }
+		end
+		if b.ro and self.mem:read(b.gpa, b.len) ~= b.ro then
+			self.t:fail{
+				expected = (what and what .. ": " or "") ..
+				           "device-readable buffers left unchanged",
+				actual = ("the %d-byte device-readable buffer at 0x%x " ..
+				          "was written"):format(b.len, b.gpa) }
+		end
+	end
+end
+
+-- Cut @total bytes into pieces of the sizes in @cut (the rest in a last
+-- piece); no cut: one piece.
+local function dp_cut(total, cut)
+	local sizes, left = {}, total
+	for _, n in ipairs(cut or {}) do
+		if left <= 0 then
+			break
+		end
+		n = math.min(n, left)
+		sizes[#sizes + 1] = n
+		left = left - n
+	end
+	if left > 0 or #sizes == 0 then
+		sizes[#sizes + 1] = left
+	end
+	return sizes
+end
+
+-- d:submit(i, readable, wlen [, o]) -> token: a chain on ring @i with the
+-- bytes @readable device-readable and @wlen bytes device-writable. o:
+-- cut_r / cut_w (piece sizes), indirect, kick (false: publish only),
+-- suppress (kick only when the device asks for it), publish (false: add
+-- only).
+function D:submit(i, readable, wlen, o)
+	o = o or {}
+	local q = self.q[i] or error("ring " .. i .. " not started", 2)
+	self.token = self.token + 1
+	local chain = { token = self.token, indirect = o.indirect }
+	local rec = { ring = i, w = {}, wlen = wlen, rlen = #readable }
+	local off = 1
+	if #readable > 0 then
+		for _, n in ipairs(dp_cut(#readable, o.cut_r)) do
+			local s = readable:sub(off, off + n - 1)
+			off = off + n
+			chain[#chain + 1] = { gpa = self:buf(n, s), len = n }
+		end
+	end
+	if wlen > 0 then
+		for _, n in ipairs(dp_cut(wlen, o.cut_w)) do
+			local g = self:buf(n)
+			chain[#chain + 1] = { gpa = g, len = n, write = true }
+			rec.w[#rec.w + 1] = { gpa = g, len = n }
+		end
+	end
+	rec.ndesc = o.indirect and 1 or #chain
+	local ok, err = q:add(chain)
+	if not ok then
+		error("ring add: " .. tostring(err), 2)
+	end
+	self.tokens[self.token] = rec
+	if o.publish ~= false then
+		q:publish()
+		if o.kick ~= false then
+			self:kick(i, o.suppress)
+		end
+	end
+	return self.token
+end
+
+-- d:kick(i [, only_if_needed]): an available buffer notification on ring
+-- @i the way it was set up (fd write, in-band message, or none).
+function D:kick(i, only_if_needed)
+	local q = self.q[i]
+	if only_if_needed and not q:kick_needed() then
+		return false
+	end
+	local kk = self.kick_kind[i]
+	if kk == "inband" then
+		local kind, _, detail = self.t:react(vhost.msg("VRING_KICK",
+		                        { index = i, num = 0 }),
+		                        { need_reply = true })
+		if kind ~= "ack" then
+			self.t:fail{ expected = "VHOST_USER_VRING_KICK acked",
+			             actual = detail }
+		end
+	elseif self.kick_fd[i] then
+		local f = self.kick_fd[i]
+		if kk:match("^eventfd") then
+			f:signal()
+		else
+			f:write(string.pack("<I8", 1))
+		end
+	end
+	return true
+end
+
+-- d:reap(i) -> the number of used entries taken; FAILs on a bad one.
+function D:reap(i)
+	local q, n = self.q[i], 0
+	while true do
+		local tok, len = q:reap()
+		if not tok then
+			if len then
+				self.t:fail{ expected = "a valid used entry on ring " .. i,
+				             actual = len }
+			end
+			return n
+		end
+		self.done[tok] = len
+		n = n + 1
+		self.reaped = self.reaped or {}
+		self.reaped[i] = (self.reaped[i] or 0) + 1
+	end
+end
+
+-- d:wait(token [, ms]) -> used length | nil, why
+function D:wait(token, ms)
+	local t = self.t
+	local rec = self.tokens[token]
+	local stop = t:now_ms() + (ms or 1000)
+	while true do
+		self:reap(rec.ring)
+		if self.done[token] then
+			return self.done[token]
+		end
+		if t:now_ms() >= stop then
+			return nil, ("no used entry on ring %d within %d ms"):format(
+			       rec.ring, ms or 1000)
+		end
+		t:sleep(1)
+	end
+end
+
+-- d:complete(token, what [, ms]) -> used length; FAIL unless it came.
+function D:complete(token, what, ms)
+	local len, why = self:wait(token, ms)
+	if not len then
+		self.t:fail{ expected = what or "the request used", actual = why }
+	end
+	return len
+end
+
+-- d:quiet(i, ms, what): nothing may be used on ring @i within @ms.
+function D:quiet(i, ms, what)
+	local t = self.t
+	local stop = t:now_ms() + ms
+	repeat
+		local n = self:reap(i)
+		if n > 0 then
+			t:fail{ expected = what, actual = ("%d used entr%s on ring %d")
+			        :format(n, n == 1 and "y" or "ies", i) }
+		end
+		t:sleep(2)
+	until t:now_ms() >= stop
+end
+
+-- d:written(token [, n]) -> the first @n (all) device-writable bytes
+function D:written(token, n)
+	local rec = self.tokens[token]
+	n = n or rec.wlen
+	local out = {}
+	for _, w in ipairs(rec.w) do
+		if n <= 0 then
+			break
+		end
+		local k = math.min(n, w.len)
+		out[#out + 1] = assert(self.mem:read(w.gpa, k))
+		n = n - k
+	end
+	return table.concat(out)
+end
+
+-- d:called(i [, ms]) -> true if the call fd of ring @i fired (drained)
+function D:called(i, ms)
+	local f = self.call_fd[i]
+	if not f then
+		return false
+	end
+	local r = f:read(4096, ms or 300)
+	return r ~= nil
+end
+
+-- d:drain_calls(i): forget notifications so far
+function D:drain_calls(i)
+	local f = self.call_fd[i]
+	while f and f:read(4096, 0) do
+	end
+end
+
+-- d:stop(i) -> the GET_VRING_BASE reply's num (FAIL without one)
+function D:stop(i)
+	local r, why = self.t:call(vhost.msg("GET_VRING_BASE",
+	                                     { index = i, num = 0 }))
+	if not r or r.num == nil then
+		self.t:fail{ expected = "a VHOST_USER_GET_VRING_BASE reply",
+		             actual = why or (r and r.text) }
+	end
+	self.started[i] = false
+	return r.num
+end
+
+-- d:responsive(): the back-end still answers GET_FEATURES and runs.
+function D:responsive(what)
+	local t = self.t
+	t:expect_alive()
+	local kind, _, detail = t:react(vhost.msg("GET_FEATURES"),
+	                                { need_reply = false })
+	if kind ~= "reply" then
+		t:fail{ expected = (what and what .. ": " or "") ..
+		                   "still serving: a GET_FEATURES reply",
+		        actual = detail }
+	end
+	t:expect_alive()
+end
+
+-- Used-event / flags the driver writes (split: used_event after the
+-- avail ring; packed: the driver event suppression structure).
+-- d:set_used_event(i, v) (split with EVENT_IDX), d:set_no_interrupt(i,
+-- on) (split: avail flags; packed: RING_EVENT_FLAGS_DISABLE / ENABLE).
+function D:set_used_event(i, v)
+	local a = self.q[i]:addrs()
+	assert(self.mem:write(a.avail_gpa + 4 + 2 * a.num,
+	                      string.pack("<I2", v & 0xffff)))
+end
+
+function D:set_no_interrupt(i, on)
+	local a = self.q[i]:addrs()
+	if self.packed then
+		assert(self.mem:write(a.avail_gpa + 2,
+		                      string.pack("<I2", on and 1 or 0)))
+	else
+		assert(self.mem:write(a.avail_gpa, string.pack("<I2", on and 1 or 0)))
+	end
+end
+
+-- split: the used ring's idx, as the device wrote it
+function D:used_idx(i)
+	local a = self.q[i]:addrs()
+	return string.unpack("<I2", self.mem:read(a.used_gpa + 2, 2))
+end
+
+-- ---- per device ----------------------------------------------------------
+
+-- net: an Ethernet frame of @len bytes (broadcast, ethertype 0x88b5, a
+-- payload that tells frames apart by @seed)
+function virtio.net_frame(len, seed)
+	seed = seed or 1
+	local hdr = "\255\255\255\255\255\255\82\84\0\18\52\86\136\181"
+	local body = {}
+	for k = 1, len - #hdr do
+		body[k] = string.char((k * 7 + seed * 13) % 251)
+	end
+	return hdr .. table.concat(body)
+end
+
+-- net: a virtio_net_hdr of d.hdr_len bytes (all zero: no offloads)
+function D:net_hdr()
+	return string.rep("\0", self.hdr_len)
+end
+
+-- net: post @n RX buffers of @size bytes (o as submit's)
+function D:net_rx_post(n, size, o)
+	local toks = {}
+	for k = 1, n do
+		toks[k] = self:submit(self.lay.rx, "", size, o)
+	end
+	return toks
+end
+
+-- net: transmit @frame (header prepended) -> token
+function D:net_tx(frame, o)
+	return self:submit(self.lay.tx, self:net_hdr() .. frame, 0, o)
+end
+
+-- blk: a request header
+function virtio.blk_hdr(type, sector)
+	return string.pack("<I4I4I8", type, 0, sector or 0)
+end
+
+-- blk: a request -> token. o.data: bytes to write (OUT, DISCARD, ...),
+-- o.read: bytes to read (IN, GET_ID), plus submit's options. The status
+-- is the last writable byte.
+function D:blk(type, sector, o)
+	o = o or {}
+	return self:submit(o.ring or self.lay.req,
+	                   virtio.blk_hdr(type, sector) .. (o.data or ""),
+	                   (o.read or 0) + (o.status_len or 1), o)
+end
+
+-- blk: (status, data read) of a completed request
+function D:blk_result(token)
+	local rec = self.tokens[token]
+	local all = self:written(token)
+	return all:byte(rec.wlen), all:sub(1, rec.wlen - 1)
+end
+
+-- fs: a FUSE request (struct fuse_in_header + @datain) with @outlen
+-- writable bytes -> token
+function D:fuse(opcode, nodeid, datain, outlen, o)
+	datain = datain or ""
+	self.unique = (self.unique or 0) + 2
+	local hdr = string.pack("<I4I4I8I8I4I4I4I2I2", 40 + #datain, opcode,
+	                        self.unique, nodeid or 0, 0, 0, 0, 0, 0)
+	local tok = self:submit((o and o.ring) or self.lay.req, hdr .. datain,
+	                        outlen or 4096, o)
+	self.tokens[tok].unique = self.unique
+	return tok
+end
+
+-- fs: the reply of a completed FUSE request: { len, error, unique, data }
+function D:fuse_reply(token, used)
+	local b = self:written(token, used)
+	if #b < 16 then
+		return nil, ("a used length of %d, less than a fuse_out_header")
+		       :format(#b)
+	end
+	local len, err, unique = string.unpack("<I4i4I8", b)
+	return { len = len, error = err, unique = unique, data = b:sub(17) }
+end
+
+-- fs: FUSE_INIT (7.31, no flags); FAILs unless it succeeds.
+function D:fuse_init()
+	local tok = self:fuse(26, 0, string.pack("<I4I4I4I4", 7, 31, 0, 0), 1024)
+	local used = self:complete(tok, "FUSE_INIT used")
+	local r, why = self:fuse_reply(tok, used)
+	if not r then
+		self.t:fail{ expected = "a FUSE_INIT reply", actual = why }
+	end
+	return r, used
+end
+
+-- ---- one request of any profile (ring-state and hostile-ring cases) ------
+
+-- d:main() -> the ring requests go to (net: TX; blk, fs: the request
+-- queue; generic: 0)
+function D:main()
+	return self.lay.tx or self.lay.req or 0
+end
+
+-- d:prepare(): what the profile needs before requests (net: RX buffers
+-- for the frames that come back; fs: FUSE_INIT). Generic SKIPs: no
+-- request format is known for an unknown device.
+function D:prepare()
+	if self.dev == "net" then
+		self:net_rx_post(16, 2048)
+	elseif self.dev == "fs" then
+		self:fuse_init()
+	elseif self.dev ~= "blk" then
+		self.t:skip("no request format is known for a " .. self.dev ..
+		            " device")
+	end
+end
+
+-- d:work([o]) -> token: one harmless request on the main ring (net: a
+-- 60-byte frame; blk: a one-sector write of o.fill at o.sector; fs:
+-- FUSE_GETATTR of the root). Submit's options apply.
+function D:work(o)
+	o = o or {}
+	if self.dev == "net" then
+		return self:net_tx(virtio.net_frame(60, self.token), o)
+	elseif self.dev == "blk" then
+		return self:blk(virtio.BLK_T_OUT, o.sector or 1,
+		                { data = (o.fill or "w"):rep(512), kick = o.kick,
+		                  publish = o.publish, suppress = o.suppress,
+		                  indirect = o.indirect })
+	elseif self.dev == "fs" then
+		return self:fuse(3, 1, string.rep("\0", 16), 256, o)
+	end
+	self.t:skip("no request format is known for a " .. self.dev ..
+	            " device")
 end

@@ -3,6 +3,7 @@
  * main.c - the vu-conform command line: parse, load cases, check that the
  * target starts, run, write the reports, choose the exit status.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <ftw.h>
@@ -31,6 +32,10 @@
 #define VUC_SOURCE_CASES_DIR "cases"
 #endif
 
+/* --profile: at most this many, passed to the Lua layer in this variable */
+#define PROFILES_MAX 8
+#define VUC_PROFILES_ENV "VUC_PROFILES"
+
 enum {
 	EXIT_PASSED = 0,
 	EXIT_FAILED = 1,
@@ -53,12 +58,14 @@ enum {
 	OPT_CASE_TIMEOUT,
 	OPT_CONNECT_TIMEOUT,
 	OPT_FD_TOLERANCE,
+	OPT_MAX_FAIL,
 	OPT_JSON,
 	OPT_JUNIT,
 	OPT_TRACE_DIR,
 	OPT_BASELINE,
 	OPT_WRITE_BASELINE,
 	OPT_CASES,
+	OPT_PROFILE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -80,12 +87,14 @@ static const struct option options[] = {
 	{ "case-timeout", required_argument, NULL, OPT_CASE_TIMEOUT },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "fd-tolerance", required_argument, NULL, OPT_FD_TOLERANCE },
+	{ "max-fail", required_argument, NULL, OPT_MAX_FAIL },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
 	{ "trace-dir", required_argument, NULL, OPT_TRACE_DIR },
 	{ "baseline", required_argument, NULL, OPT_BASELINE },
 	{ "write-baseline", required_argument, NULL, OPT_WRITE_BASELINE },
 	{ "cases", required_argument, NULL, OPT_CASES },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -133,6 +142,13 @@ static const char usage_text[] =
 	"it\n"
 	"                          (GLOB/...); repeatable\n"
 	"  --level LEVEL           must, should or robust; repeatable\n"
+	"  --profile NAME          also run the cases of a de-facto profile "
+	"(the habits\n"
+	"                          of one implementation, not spec rules: "
+	"e.g.\n"
+	"                          libvfio-user, qemu); repeatable. Cases "
+	"that need\n"
+	"                          a profile not selected are skipped\n"
 	"\n"
 	"Judgement:\n"
 	"  --strict                SHOULD-level failures fail the run\n"
@@ -149,6 +165,10 @@ static const char usage_text[] =
 	"  --fd-tolerance N        fds a target may gain in a case beyond "
 	"those the\n"
 	"                          case passed it (default 4)\n"
+	"  --max-fail N            stop after N failed cases: the cases not "
+	"started\n"
+	"                          yet are SKIP (bug sweeps; default: run "
+	"all)\n"
 	"\n"
 	"Outputs (TAP 13 on stdout, with a progress line on a terminal):\n"
 	"  -j, --jobs N            run N cases at once (each with its own "
@@ -184,11 +204,13 @@ struct opts {
 	unsigned int levels; /* bit per enum vuc_level; 0: all */
 	bool strict;
 	int jobs;
-	int timeout_ms, case_ms, connect_ms, fd_tolerance;
+	int timeout_ms, case_ms, connect_ms, fd_tolerance, max_fail;
 	bool timeout_set, case_set, connect_set, tolerance_set;
 	const char *json, *junit, *trace_dir, *baseline, *write_baseline;
 	const char **cases;
 	size_t ncases;
+	const char **profiles;
+	size_t nprofiles;
 	const char *script;
 	const char *argv0;
 };
@@ -229,6 +251,47 @@ static int parse_int(const char *opt, const char *s, int min, int *out)
 	}
 	*out = (int)v;
 	return 0;
+}
+
+/* A profile name: it travels in a comma-separated list (see
+ * set_profiles()), so no commas, spaces or quotes. */
+static bool profile_name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return false;
+	return true;
+}
+
+/*
+ * The selected profiles go to the Lua layer (harness/lua/lua_t.c reads
+ * them into t.profiles) through VUC_PROFILES_ENV, a comma-separated list;
+ * set or cleared here, so only --profile selects one.
+ */
+static int set_profiles(const struct opts *o)
+{
+	size_t i, len = 1;
+	char *s;
+	int ret;
+
+	if (!o->nprofiles)
+		return unsetenv(VUC_PROFILES_ENV) < 0 ? -errno : 0;
+	for (i = 0; i < o->nprofiles; i++)
+		len += strlen(o->profiles[i]) + 1;
+	s = malloc(len);
+	if (!s)
+		return -ENOMEM;
+	s[0] = '\0';
+	for (i = 0; i < o->nprofiles; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, o->profiles[i]);
+	}
+	ret = setenv(VUC_PROFILES_ENV, s, 1) < 0 ? -errno : 0;
+	free(s);
+	return ret;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -321,6 +384,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			o->tolerance_set = true;
 			break;
+		case OPT_MAX_FAIL:
+			if (parse_int("--max-fail", optarg, 1, &o->max_fail) <
+			    0)
+				return -EINVAL;
+			break;
 		case OPT_JSON:
 			o->json = optarg;
 			break;
@@ -338,6 +406,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_CASES:
 			if (push(&o->cases, &o->ncases, optarg) < 0)
+				return -ENOMEM;
+			break;
+		case OPT_PROFILE:
+			if (!profile_name_ok(optarg)) {
+				errmsg("--profile wants a name of letters, "
+				       "digits, '.', '_' and '-', not \"%s\"",
+				       optarg);
+				return -EINVAL;
+			}
+			if (o->nprofiles == PROFILES_MAX) {
+				errmsg("more than %d --profile options",
+				       PROFILES_MAX);
+				return -EINVAL;
+			}
+			if (push(&o->profiles, &o->nprofiles, optarg) < 0)
 				return -ENOMEM;
 			break;
 		case OPT_HELP:
@@ -432,7 +515,7 @@ static bool selected(const struct opts *o, const struct vuc_case *c)
  * reports and baselines. */
 static char *rerun_prefix(const struct opts *o)
 {
-	const char *parts[40];
+	const char *parts[64];
 	char nums[4][24];
 	size_t n = 0, i, len = 0;
 	char *s, *p;
@@ -485,6 +568,10 @@ static char *rerun_prefix(const struct opts *o)
 		snprintf(nums[3], sizeof(nums[3]), "%d", o->fd_tolerance);
 		parts[n++] = "--fd-tolerance";
 		parts[n++] = nums[3];
+	}
+	for (i = 0; i < o->nprofiles && n + 4 < ARRAY_SIZE(parts); i++) {
+		parts[n++] = "--profile";
+		parts[n++] = o->profiles[i];
 	}
 	for (i = 0; i < o->ncases && n + 4 < ARRAY_SIZE(parts); i++) {
 		parts[n++] = "--cases";
@@ -653,6 +740,11 @@ int main(int argc, char **argv)
 	}
 	if (ret < 0)
 		goto out;
+	ret = set_profiles(&o);
+	if (ret < 0) {
+		errmsg("--profile: %s", strerror(-ret));
+		goto out;
+	}
 	self_dir(bindir, sizeof(bindir));
 
 	if (o.target_file) {
@@ -673,6 +765,8 @@ int main(int argc, char **argv)
 			o.reuse = true;
 		if (desc.connect_ms && !o.connect_set)
 			o.connect_ms = desc.connect_ms;
+		if (desc.reply_ms && !o.timeout_set)
+			o.timeout_ms = desc.reply_ms;
 	} else if (o.target) {
 		ret = tdesc_split(o.target, &target_argv, &why);
 		if (ret <= 0) {
@@ -781,6 +875,7 @@ int main(int argc, char **argv)
 	}
 	rc.strict = o.strict;
 	rc.fd_tolerance = o.fd_tolerance;
+	rc.max_fail = o.max_fail;
 	rc.trace_dir = o.trace_dir;
 	rc.repro_dir = o.trace_dir ? o.trace_dir : "vu-conform-repro";
 	rerun = rerun_prefix(&o);
@@ -895,5 +990,6 @@ out:
 	tdesc_argv_free(target_argv);
 	free(o.filters);
 	free(o.cases);
+	free(o.profiles);
 	return status;
 }

@@ -582,6 +582,35 @@ static void fill_error(struct vuc_result *r, const char *fmt, ...)
 	r->verdict = VUC_ERROR;
 }
 
+/*
+ * --max-fail: once @max FAILs came back, the cases not handed out yet are
+ * SKIP and never run. Return the new @next.
+ */
+static size_t stop_after_fails(const struct runner_conf *conf,
+			       struct vuc_result *results, bool *have,
+			       size_t next, size_t n)
+{
+	size_t i;
+	int fails = 0;
+
+	if (conf->max_fail <= 0 || next >= n)
+		return next;
+	for (i = 0; i < next; i++)
+		if (have[i] && results[i].verdict == VUC_FAIL)
+			fails++;
+	if (fails < conf->max_fail)
+		return next;
+	for (i = next; i < n; i++) {
+		fill_error(&results[i],
+			   "not run: the run stopped after %d failures "
+			   "(--max-fail)",
+			   conf->max_fail);
+		results[i].verdict = VUC_SKIP;
+		have[i] = true;
+	}
+	return n;
+}
+
 /* Parse whole frames out of w->buf. Return 1 when a result came. */
 static int worker_take(struct worker *w, struct vuc_result *results, bool *have,
 		       size_t n)
@@ -728,6 +757,7 @@ int runner_run(struct lua_cases *lc, const size_t *sel, size_t n,
 			break;
 		}
 		/* hand out work */
+		next = stop_after_fails(conf, results, have, next, n);
 		for (i = 0; i < nw && next < n; i++) {
 			uint32_t pos = (uint32_t)next;
 

@@ -39,6 +39,7 @@ struct runner_conf {
 	const char *rerun_suffix;  /* "run SCRIPT" after it, or NULL */
 	struct baseline *baseline; /* or NULL */
 	bool progress;		   /* a live progress line on @tap */
+	int max_fail;		   /* stop after this many FAIL; 0: never */
 	FILE *tap;
 };
 

@@ -328,9 +328,13 @@ int tdesc_load(struct tdesc *d, const char *path, const char *bindir, char *err,
 			tdesc_argv_free(d->argv);
 			d->argv = dup;
 		} else if (!strcmp(key, "connect-timeout") ||
-			   !strcmp(key, "stop-timeout")) {
-			if (parse_ms(val, key[0] == 'c' ? &d->connect_ms
-							: &d->stop_ms) < 0) {
+			   !strcmp(key, "stop-timeout") ||
+			   !strcmp(key, "timeout")) {
+			int *ms = key[0] == 'c'	  ? &d->connect_ms
+				  : key[1] == 't' ? &d->stop_ms
+						  : &d->reply_ms;
+
+			if (parse_ms(val, ms) < 0) {
 				snprintf(err, errcap,
 					 "%s:%d: %s \"%s\" is not a positive "
 					 "number of ms",

@@ -38,6 +38,7 @@ struct tdesc {
 	char *notes;	/* lines joined with '\n', or NULL */
 	char **env;	/* "KEY=VALUE" lines, NULL-terminated, or NULL */
 	int connect_ms; /* 0: not said */
+	int reply_ms;	/* "timeout": the deadline of one reply; 0: not said */
 	int stop_ms;
 };
 

@@ -138,6 +138,14 @@ skip)
 	run 0 --target "$fake" --filter selftest/needs-reply-ack "${common[@]}"
 	has out "^ok 1 - selftest/needs-reply-ack # SKIP .*REPLY_ACK"
 	json 'v["selftest/needs-reply-ack"]["verdict"] == "SKIP"'
+	# needs.profile: SKIP unless --profile names it
+	run 0 --target "$fake" --filter selftest/needs-profile "${common[@]}"
+	has out "^ok 1 - selftest/needs-profile # SKIP profile selftest-profile not selected"
+	run 0 --target "$fake" --filter selftest/needs-profile \
+		--profile other --profile selftest-profile "${common[@]}"
+	has out "^ok 1 - selftest/needs-profile$"
+	run 2 --target "$fake" --profile "no,commas" "${common[@]}"
+	has err "^vu-conform: --profile wants a name"
 	;;
 connect-skips-fresh)
 	"$fake" --socket-path="$work/daemon.sock" --reconnect &
