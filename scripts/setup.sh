@@ -14,6 +14,8 @@ pkgs=(
 	dpdk-dev qemu-system-common
 	# The report's browser test.
 	chromium
+	# AFL++ builds of the fuzz targets; seed corpus zips (OSS-Fuzz layout).
+	afl++ zip
 )
 
 missing=()

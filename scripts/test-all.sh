@@ -27,8 +27,11 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-test-gcc --output-on-failure -j "$jobs" -LE slow
 
 build build-test-clang clang
-echo "== ctest build-test-clang"
-ctest --test-dir build-test-clang --output-on-failure -j "$jobs"
+# The suite against the real daemons (label "peers") runs with VUC_PEERS=1.
+peers=(-LE peers)
+[ "${VUC_PEERS:-0}" = 1 ] && peers=()
+echo "== ctest build-test-clang (slow tests too; peers: ${VUC_PEERS:-0})"
+ctest --test-dir build-test-clang --output-on-failure -j "$jobs" "${peers[@]}"
 
 # Every fuzz target under libFuzzer with ASan + UBSan for a short while;
 # any finding fails the run (the crash input is left in build-test-fuzz/).

@@ -1077,3 +1077,403 @@ function D:work(o)
 	self.t:skip("no request format is known for a " .. self.dev ..
 	            " device")
 end
+
+-- ---- session and data-path helpers for the memory and ring cases ---------
+-- vhost.ring_helpers() returns the helpers cases/vhost-user/memory.lua,
+-- mem-slots.lua, vrings.lua, vring-fds.lua, ring-states.lua and
+-- multiqueue.lua share (a case file has its own environment and cannot
+-- load another): a negotiated session, acked steps, and DP, a small
+-- driver over the ring engine for I/O through the back-end.
+function vhost.ring_helpers()
+	local PF_REPLY_ACK = 1 << vhost.PF.REPLY_ACK
+	local PF_MQ = 1 << vhost.PF.MQ
+	local F_PROTOCOL_FEATURES = 1 << 30
+	local F_VERSION_1 = 1 << 32
+	local MIB = 1 << 20
+
+	local function pf_names(mask)
+		local n = vhost.protocol_feature_names(mask)
+		return #n > 0 and table.concat(n, ", ") or "none"
+	end
+
+	-- The handshake of these cases: REPLY_ACK (a refusal shows only with it:
+	-- SKIP without), MQ when offered, and o.pf (SKIP unless offered).
+	local function session(t, o)
+		o = o or {}
+		local pf = { "REPLY_ACK", "MQ" }
+		for _, f in ipairs(o.pf or {}) do
+			pf[#pf + 1] = f
+		end
+		local hs = vhost.handshake(t, {
+			protocol_features = pf,
+			ack_features = o.ack_features,
+			ack_protocol_features = o.ack_protocol_features,
+		})
+		local need = vhost.protocol_features(o.pf or {})
+		if not o.ack_protocol_features then
+			need = need | PF_REPLY_ACK
+		end
+		if hs.acked_protocol_features & need ~= need then
+			t:skip("needs protocol features " .. pf_names(need) ..
+			       "; offered: " .. pf_names(hs.protocol_features))
+		end
+		return hs
+	end
+
+	local function acked(t, mask)
+		return t.hs ~= nil and t.hs.acked_protocol_features & mask == mask
+	end
+
+	-- A setup request: acked when REPLY_ACK is in force, else only sent.
+	local function step(t, m, what)
+		if acked(t, PF_REPLY_ACK) then
+			local kind, _, detail = t:react(m, { need_reply = true })
+			if kind ~= "ack" then
+				t:fail{ expected = (what or m.name) .. " acked (setup)",
+				        actual = detail }
+			end
+		else
+			assert(t:send(m))
+		end
+	end
+
+	-- Vrings the back-end serves: GET_QUEUE_NUM with MQ (net: queue pairs,
+	-- as QEMU reads it; other devices: queues), else the device's fixed count.
+	local function vring_count(t)
+		if acked(t, PF_MQ) then
+			local r, why = t:call(vhost.msg("GET_QUEUE_NUM"))
+			if not r or not r.u64 then
+				t:fail{ expected = "a VHOST_USER_GET_QUEUE_NUM reply",
+				        actual = why or r.text }
+			end
+			return t.device == "net" and 2 * r.u64 or r.u64
+		end
+		local n = ({ net = 2, blk = 1 })[t.device]
+		if not n then
+			t:skip("the vring count of a " .. tostring(t.device) ..
+			       " device without MQ is not known")
+		end
+		return n
+	end
+
+	-- Still serving after what came before: alive, and a GET_FEATURES answered
+	-- (or the connection closed by a process that exited by itself).
+	local function responsive(t)
+		t:expect_alive()
+		local kind, _, detail = t:react(vhost.msg("GET_FEATURES"),
+		                                { need_reply = false })
+		if kind ~= "reply" and kind ~= "hangup" then
+			t:fail{ expected = "still serving: a GET_FEATURES reply",
+			        actual = detail }
+		end
+		t:expect_alive()
+		return kind == "reply"
+	end
+
+	-- One notification, as the front-end sends it: 8 bytes into an eventfd or
+	-- into the write end of a pipe whose read end the back-end holds.
+	local function notify(fd)
+		return fd:write(string.pack("<I8", 1))
+	end
+
+	local DP = {}
+	DP.__index = DP
+
+	-- The data path of a net (TX queue 2k+1; RX queue 2k set up too, as DPDK
+	-- waits for the whole pair) or blk (queue k) device, k = o.pair (0);
+	-- other devices SKIP. o: regions (count, 1), region_size (1 MiB),
+	-- ring_region (1), num (64), kick / call (fd objects sent for the main
+	-- queue instead of fresh eventfds; false: the NOFD bit), kick_w / call_r
+	-- (our ends of them), skip_kick / skip_call (the case sends that message),
+	-- enable (true), fds_first (CALL and KICK of every ring before the memory
+	-- table), before_mem (a function(dp) run just before the memory table),
+	-- no_mem (no table: the case sends one), share (a dp whose memory and
+	-- table this one uses), session (session() options).
+	local function dp_new(t, o)
+		o = o or {}
+		if t.device ~= "net" and t.device ~= "blk" then
+			t:skip("the data path is written for net and blk; the target " ..
+			       "is " .. tostring(t.device))
+		end
+		local hs = t.hs or session(t, o.session)
+		local dp = setmetatable({ t = t, dev = t.device, q = {}, kick_w = {},
+		                          call_r = {}, token = 0, done = {},
+		                          writable = {}, status_at = {},
+		                          chains = {} }, DP)
+		local size = o.region_size or MIB
+		if o.share then -- another queue in the same memory
+			dp.mem, dp.base, dp.size = o.share.mem, o.share.base, o.share.size
+		else
+			dp.mem = gmem.new()
+			dp.base, dp.size = {}, size
+			for i = 1, o.regions or 1 do
+				dp.base[i] = 0x100000 + (i - 1) * 2 * size
+				assert(dp.mem:add_region(dp.base[i], size))
+			end
+			for _ = 1, (o.ring_region or 1) - 1 do -- first fit: fill those
+				assert(dp.mem:alloc(size, 4096))
+			end
+		end
+		local k = o.pair or 0
+		dp.qidx = dp.dev == "net" and 2 * k + 1 or k
+		dp.indices = dp.dev == "net" and { 2 * k, 2 * k + 1 } or { k }
+		dp.rxq = dp.dev == "net" and 2 * k or nil
+		local feat = hs.acked_features & F_VERSION_1 ~= 0 and
+		             1 << ring.F_VERSION_1 or 0
+		for _, i in ipairs(dp.indices) do
+			dp.q[i] = assert(ring.split(dp.mem, o.num or 64, feat))
+		end
+		dp.bufs = assert(dp.mem:alloc(64 * 1024, 4096))
+		dp.bufs_end = dp.bufs + 64 * 1024
+		dp.enable = hs.acked_features & F_PROTOCOL_FEATURES ~= 0 and
+		            o.enable ~= false
+		if o.fds_first then
+			for _, i in ipairs(dp.indices) do
+				dp:set_fds(i, i == dp.qidx and o or {})
+			end
+		end
+		if o.before_mem then
+			o.before_mem(dp)
+		end
+		if not o.no_mem and not o.share then
+			step(t, vhost.msg("SET_MEM_TABLE",
+			                  { regions = dp.mem:regions() }))
+		end
+		for _, i in ipairs(dp.indices) do
+			dp:setup_ring(i, i == dp.qidx and o or {})
+		end
+		if dp.dev == "net" then
+			dp:post_rx(8)
+		end
+		return dp
+	end
+
+	-- CALL and KICK for ring i (o as dp_new's).
+	function DP:set_fds(i, o)
+		local t = self.t
+		if not o.skip_call then
+			local c, cr = o.call, o.call_r
+			if c == nil then
+				c = fdzoo.eventfd(0, "nonblock")
+				cr = c
+			end
+			step(t, vhost.msg("SET_VRING_CALL", { index = i, fd = c or nil }))
+			self.call_r[i] = cr or nil
+		end
+		if not o.skip_kick then
+			local k, kw = o.kick, o.kick_w
+			if k == nil then
+				k = fdzoo.eventfd(0, "nonblock")
+				kw = k
+			end
+			step(t, vhost.msg("SET_VRING_KICK", { index = i, fd = k or nil }))
+			self.kick_w[i] = kw or nil
+		end
+		self.fds_set = self.fds_set or {}
+		self.fds_set[i] = true
+	end
+
+	-- NUM, BASE, ADDR (CALL, KICK unless sent first) and ENABLE for ring i.
+	function DP:setup_ring(i, o)
+		local t, a = self.t, self.q[i]:addrs()
+		step(t, vhost.msg("SET_VRING_NUM", { index = i, num = a.num }))
+		step(t, vhost.msg("SET_VRING_BASE", { index = i, num = 0 }))
+		step(t, vhost.msg("SET_VRING_ADDR", { index = i, desc = a.desc,
+		                  used = a.used, avail = a.avail }))
+		if not (self.fds_set and self.fds_set[i]) then
+			self:set_fds(i, o)
+		end
+		if self.enable then
+			step(t, vhost.msg("SET_VRING_ENABLE", { index = i, num = 1 }))
+		end
+	end
+
+	function DP:buf(len)
+		local gpa = self.bufs
+		self.bufs = self.bufs + ((len + 63) & ~63)
+		assert(self.bufs <= self.bufs_end, "data buffers used up")
+		return gpa
+	end
+
+	-- n RX buffers of 2 KiB on the RX queue (net)
+	function DP:post_rx(n)
+		for _ = 1, n do
+			self.token = self.token + 1
+			assert(self.q[self.rxq]:add{ { gpa = self:buf(2048), len = 2048,
+			                             write = true }, token = self.token })
+		end
+		self.q[self.rxq]:publish()
+		self:kick(self.rxq)
+	end
+
+	function DP:kick(i)
+		i = i or self.qidx
+		if self.kick_w[i] then
+			notify(self.kick_w[i])
+		end
+	end
+
+	-- One request on the main queue: a 60-byte broadcast frame (net) or a
+	-- 512-byte write of @o.sector (blk; o.read: a read). o.at: list of guest
+	-- addresses to place the pieces at (header, data..., status), instead of
+	-- the data buffers (o.foreign: some are in memory only the back-end has).
+	-- o.kick = false: publish only. Returns the token.
+	function DP:submit(o)
+		o = o or {}
+		local at = o.at or {}
+		local function place(k, len)
+			return at[k] or self:buf(len)
+		end
+		self.token = self.token + 1
+		local chain
+		if self.dev == "net" then
+			local hdr = place(1, 12)
+			local frame = "\255\255\255\255\255\255\82\84\0\18\52\86\8\0" ..
+			              string.rep("V", 46)
+			assert(self.mem:write(hdr, string.rep("\0", 12)))
+			chain = { { gpa = hdr, len = 12 } }
+			-- the frame in pieces, one per extra address given
+			local pieces = math.max(#at - 1, 1)
+			local per = #frame // pieces
+			for p = 1, pieces do
+				local s = frame:sub((p - 1) * per + 1,
+				                    p == pieces and #frame or p * per)
+				local g = place(p + 1, #s)
+				assert(self.mem:write(g, s) or o.foreign)
+				chain[#chain + 1] = { gpa = g, len = #s }
+			end
+			self.writable[self.token] = 0
+		else
+			local hdr = place(1, 16)
+			assert(self.mem:write(hdr, string.pack("<I4I4I8",
+			                      o.read and 0 or 1, 0, o.sector or 0)))
+			chain = { { gpa = hdr, len = 16 } }
+			local pieces = math.max(#at - 2, 1)
+			local per = 512 // pieces
+			for p = 1, pieces do
+				local len = p == pieces and 512 - per * (pieces - 1) or per
+				local g = place(p + 1, len)
+				if not o.read then
+					assert(self.mem:write(g, string.rep(o.fill or "W", len)) or
+					       o.foreign)
+				end
+				chain[#chain + 1] = { gpa = g, len = len, write = o.read }
+			end
+			local st = place(pieces + 2, 1)
+			assert(self.mem:write(st, "\238"))
+			chain[#chain + 1] = { gpa = st, len = 1, write = true }
+			self.status_at[self.token] = st
+			self.writable[self.token] = o.read and 513 or 1
+		end
+		chain.token = self.token
+		self.chains[self.token] = chain
+		assert(self.q[self.qidx]:add(chain))
+		self.q[self.qidx]:publish()
+		if o.kick ~= false then
+			self:kick()
+		end
+		return self.token
+	end
+
+	-- Waits up to ms for @token on the main queue: its used length, or nil
+	-- and why. Earlier completions are remembered.
+	function DP:wait(token, ms)
+		local q, t = self.q[self.qidx], self.t
+		local stop = t:now_ms() + (ms or 1000)
+		while true do
+			if self.done[token] then
+				return self.done[token]
+			end
+			local got, len = q:reap()
+			if got then
+				self.done[got] = len
+			elseif len then
+				return nil, "a bad used entry: " .. len
+			elseif t:now_ms() >= stop then
+				return nil, ("no used entry within %d ms"):format(ms or 1000)
+			else
+				t:sleep(2)
+			end
+		end
+	end
+
+	-- A request must complete: FAIL (with @what) unless it does in time.
+	function DP:round(what, o)
+		local tok = self:submit(o)
+		local len, why = self:wait(tok, (o and o.ms) or 1000)
+		if not len then
+			self.t:fail{ expected = what or "the request processed",
+			             actual = why }
+		end
+		return tok, len
+	end
+
+	-- Nothing may complete on the main queue within ms.
+	function DP:quiet(what, ms)
+		local q, t = self.q[self.qidx], self.t
+		local stop = t:now_ms() + (ms or 150)
+		while t:now_ms() < stop do
+			local got = q:reap()
+			if got then
+				t:fail{ expected = what, actual = ("request %d completed"):
+				        format(got) }
+			end
+			t:sleep(5)
+		end
+	end
+
+	-- blk: the status byte a request got (0xee: not written)
+	function DP:status(token)
+		return self.mem:read(self.status_at[token], 1):byte()
+	end
+
+	-- The call fd of ring i became readable within ms (drained).
+	function DP:called(i, ms)
+		local c = self.call_r[i or self.qidx]
+		if not c then
+			return nil
+		end
+		local r = c:read(4096, ms or 500)
+		return r ~= nil
+	end
+
+	-- blk: the data bytes of a request (a read: what the device wrote)
+	function DP:data(token)
+		local out = {}
+		local chain = self.chains[token]
+		for k = 2, #chain - 1 do
+			out[#out + 1] = assert(self.mem:read(chain[k].gpa, chain[k].len))
+		end
+		return table.concat(out)
+	end
+
+	-- net: a frame arrived on the RX queue within ms (true), or not (false)
+	function DP:rx(ms)
+		local q, t = self.q[self.rxq], self.t
+		local stop = t:now_ms() + (ms or 300)
+		repeat
+			if q:reap() then
+				return true
+			end
+			t:sleep(3)
+		until t:now_ms() >= stop
+		return false
+	end
+
+	return {
+		PF_REPLY_ACK = PF_REPLY_ACK,
+		PF_MQ = PF_MQ,
+		F_PROTOCOL_FEATURES = F_PROTOCOL_FEATURES,
+		F_VERSION_1 = F_VERSION_1,
+		MIB = MIB,
+		pf_names = pf_names,
+		session = session,
+		acked = acked,
+		step = step,
+		vring_count = vring_count,
+		responsive = responsive,
+		notify = notify,
+		DP = DP,
+		dp_new = dp_new,
+	}
+end
