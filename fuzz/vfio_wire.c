@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vfio_wire.c - fuzz the vfio-user wire layer (harness/wire/vfio_user.h
+ * and vfio_user_caps.h): framing, the rule-table checks, the getters,
+ * describe, and the VERSION capabilities JSON.
+ *
+ * Input: byte 0: bit 0 the message travels server to client, bits 1-2 the
+ * check flags (strict / lenient header / lenient zero), bits 3-6 how many
+ * fds came (counted only); bit 7: the rest is bare capabilities JSON (no
+ * framing). Otherwise the rest is a message and, after it, its reply.
+ *
+ * Oracles: nothing reads past its input (ASan); parse consumes msg_size
+ * bytes and pack gives them back; every refusal names its rule; describe
+ * stays in its buffer; capabilities that parse and pass the check print
+ * as JSON that parses to the same values.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "wire/vfio_user.h"
+#include "wire/vfio_user_caps.h"
+
+static void caps_round_trip(const struct vfio_user_caps *caps, bool reply)
+{
+	static char json[2048];
+	struct vfio_user_caps again;
+	const char *why = NULL;
+	int n;
+
+	if (vfio_user_caps_check(caps, reply, &why) < 0) {
+		assert(why);
+		return;
+	}
+	n = vfio_user_caps_to_json(caps, NULL, json, sizeof(json));
+	if (n < 0 || (size_t)n >= sizeof(json))
+		return;
+	vfio_user_caps_init(&again);
+	assert(vfio_user_caps_parse(&again, json, strlen(json) + 1, &why) == 0);
+	assert(again.max_msg_fds == caps->max_msg_fds);
+	assert(again.max_data_xfer_size == caps->max_data_xfer_size);
+	assert(again.pgsizes == caps->pgsizes);
+	assert(again.write_multiple == caps->write_multiple);
+}
+
+static void getters(const struct vfio_user_msg *m)
+{
+	union {
+		struct vfio_user_version v;
+		struct vfio_user_dma_map map;
+		struct vfio_user_dma_unmap unmap;
+		struct vfio_user_device_info info;
+		struct vfio_user_region_info region;
+		struct vfio_user_region_io_fds iofds;
+		struct vfio_user_sub_region_io_fd sub;
+		struct vfio_user_irq_info irq;
+		struct vfio_user_irq_set irqs;
+		struct vfio_user_region_access ra;
+		struct vfio_user_dma_region_access da;
+		struct vfio_user_write_multi_data wm;
+		struct vfio_user_device_feature df;
+		struct vfio_user_device_feature_mig_state ms;
+		struct vfio_user_device_feature_migration mig;
+		struct vfio_user_mig_data md;
+		struct vfio_user_info_cap_header cap;
+		struct vfio_user_device_feature_dma_logging_report rep;
+	} u;
+	struct vfio_user_device_feature_dma_logging_control ctl;
+	struct vfio_user_device_feature_dma_logging_range range;
+	struct vfio_user_region_info_cap_sparse_mmap sparse;
+	struct vfio_user_region_sparse_mmap_area area;
+	struct vfio_user_bitmap bitmap;
+	const uint8_t *p;
+	const char *why, *json;
+	size_t len;
+	uint64_t cnt;
+
+	why = NULL;
+	if (!vfio_user_get_version(m, &u.v, &json, &len, &why) && json)
+		assert(strlen(json) == len);
+	/* A DMA_MAP reply has no payload, yet the getter copies 32 bytes:
+	 * fuzz/findings/vfio_wire-get-dma-map-reply-overread. Skipped until
+	 * the wire layer is fixed, so the fuzzer can look further. */
+	if ((m->hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_REPLY)
+		vfio_user_get_dma_map(m, &u.map, &why);
+	vfio_user_get_dma_unmap(m, &u.unmap, &bitmap, &p, &why);
+	vfio_user_get_device_info(m, &u.info, &why);
+	if (!vfio_user_get_region_info(m, &u.region, &why)) {
+		vfio_user_get_region_cap(m, u.region.cap_offset, &u.cap, &why);
+		vfio_user_get_sparse_mmap(m, u.region.cap_offset, &sparse, 0,
+					  &area, &why);
+	}
+	if (!vfio_user_get_region_io_fds(m, &u.iofds, &why))
+		vfio_user_get_sub_region(m, 0, &u.sub, &why);
+	vfio_user_get_irq_info(m, &u.irq, &why);
+	vfio_user_get_irq_set(m, &u.irqs, &p, &len, &why);
+	vfio_user_get_region_access(m, &u.ra, &p, &why);
+	vfio_user_get_dma_access(m, &u.da, &p, &why);
+	if (!vfio_user_get_write_multi(m, &cnt, &why) && cnt)
+		vfio_user_get_write_multi_entry(m, cnt - 1, &u.wm, &why);
+	vfio_user_get_device_feature(m, &u.df, &p, &len, &why);
+	vfio_user_get_mig_state(m, &u.ms, &why);
+	vfio_user_get_migration(m, &u.mig, &why);
+	vfio_user_get_dma_logging_control(m, &ctl, 0, &range, &why);
+	vfio_user_get_dma_logging_report(m, &u.rep, &p, &len, &why);
+	vfio_user_get_mig_data(m, &u.md, &p, &why);
+	vfio_user_xfer_count(m, &cnt, &why);
+	vfio_user_check_xfer(m, VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE, &why);
+}
+
+static void describe(const struct vfio_user_msg *m)
+{
+	char line[160];
+	int n;
+
+	n = vfio_user_describe(m, line, sizeof(line));
+	assert(n >= 0 && (size_t)n < sizeof(line));
+	assert(strlen(line) == (size_t)n);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t out[4096 + 64];
+	struct vfio_user_msg m, reply;
+	struct vfio_user_caps caps;
+	struct fz_in in = { data, size };
+	unsigned int flags, nfds, i;
+	const char *why = NULL;
+	enum vfio_user_dir dir;
+	uint8_t sel;
+	int used, ret;
+
+	sel = fz_u8(&in);
+	if (sel & 0x80) {
+		vfio_user_caps_init(&caps);
+		if (vfio_user_caps_parse(&caps, in.p, in.n, &why) < 0) {
+			assert(why);
+			return 0;
+		}
+		caps_round_trip(&caps, sel & 1);
+		return 0;
+	}
+	dir = sel & 1 ? VFIO_USER_SERVER_TO_CLIENT : VFIO_USER_CLIENT_TO_SERVER;
+	flags = (sel >> 1) & 3;
+	nfds = (sel >> 3) & 0x0f;
+
+	used = vfio_user_parse(&m, in.p, in.n, 4096 + 64, &why);
+	if (used < 0) {
+		assert(used == -ENODATA || used == -EBADMSG ||
+		       used == -EMSGSIZE);
+		assert(why);
+		return 0;
+	}
+	assert((size_t)used <= in.n && (size_t)used == m.hdr.msg_size);
+	ret = vfio_user_pack(out, sizeof(out), &m);
+	assert(ret == used && !memcmp(out, in.p, (size_t)used));
+	for (i = 0; i < nfds; i++)
+		m.fds[i] = 1000 + (int)i; /* counted only */
+	m.nfds = nfds;
+
+	why = NULL;
+	ret = vfio_user_check_command(&m, dir, flags, &why);
+	assert(ret >= 0 || why);
+	if (vfio_user_rule(m.hdr.command))
+		assert(vfio_user_command_name(m.hdr.command));
+	getters(&m);
+	describe(&m);
+	vfio_user_caps_init(&caps);
+	why = NULL;
+	if (vfio_user_caps_from_version(&caps, &m, &why) < 0)
+		assert(why);
+	else
+		caps_round_trip(&caps, dir == VFIO_USER_SERVER_TO_CLIENT);
+
+	in.p += used;
+	in.n -= (size_t)used;
+	if (vfio_user_parse(&reply, in.p, in.n, 4096 + 64, NULL) < 0)
+		return 0;
+	why = NULL;
+	ret = vfio_user_check_reply(&m, &reply, flags, &why);
+	assert(ret >= 0 || why);
+	getters(&reply);
+	describe(&reply);
+	return 0;
+}
