@@ -81,11 +81,9 @@ static void getters(const struct vfio_user_msg *m)
 	why = NULL;
 	if (!vfio_user_get_version(m, &u.v, &json, &len, &why) && json)
 		assert(strlen(json) == len);
-	/* A DMA_MAP reply has no payload, yet the getter copies 32 bytes:
-	 * fuzz/findings/vfio_wire-get-dma-map-reply-overread. Skipped until
-	 * the wire layer is fixed, so the fuzzer can look further. */
-	if ((m->hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_REPLY)
-		vfio_user_get_dma_map(m, &u.map, &why);
+	/* corpus/vfio_wire/crash-get-dma-map-reply-overread: the getter
+	 * once copied 32 bytes out of a DMA_MAP reply's empty payload. */
+	vfio_user_get_dma_map(m, &u.map, &why);
 	vfio_user_get_dma_unmap(m, &u.unmap, &bitmap, &p, &why);
 	vfio_user_get_device_info(m, &u.info, &why);
 	if (!vfio_user_get_region_info(m, &u.region, &why)) {

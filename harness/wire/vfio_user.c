@@ -2702,6 +2702,10 @@ int vfio_user_get_dma_map(const struct vfio_user_msg *msg,
 
 	if (ret < 0)
 		return ret;
+	/* "there is no reply payload": a reply passes get_msg() empty. */
+	if (msg->payload_len < sizeof(*out))
+		return fail(why, -EBADMSG,
+			    "no DMA_MAP entry: a DMA_MAP reply has no payload");
 	memcpy(out, msg->payload, sizeof(*out));
 	return 0;
 }
