@@ -1082,7 +1082,6 @@ static int h_get_inflight_fd(struct backend *be, struct req *rq)
 	bool packed = be->features & F(VIRTIO_F_RING_PACKED);
 	struct vhost_user_inflight in;
 	size_t per, len, q;
-	uint16_t one = 1;
 	uint8_t *p;
 	int fd;
 
@@ -1119,11 +1118,10 @@ static int h_get_inflight_fd(struct backend *be, struct req *rq)
 		be->inflight = NULL;
 	}
 	inflight_unmap(be);
-	/* "version ... It's 1 currently"; desc_num is the queue size */
-	for (q = 0; q < in.num_queues; q++) {
-		memcpy(p + q * per + 8, &one, sizeof(one));
-		memcpy(p + q * per + 10, &in.queue_size, sizeof(in.queue_size));
-	}
+	/* "version ... It's 1 currently"; desc_num is the queue size;
+	 * packed, the free list */
+	for (q = 0; q < in.num_queues; q++)
+		vring_inflight_init(p + q * per, in.queue_size, packed);
 	be->inflight = p;
 	be->inflight_len = len;
 	be->inflight_nq = in.num_queues;
@@ -1230,6 +1228,7 @@ static int h_vring_kick(struct backend *be, struct req *rq)
 		return -EINVAL;
 	/* "the ring is also started on the VHOST_USER_VRING_KICK message" */
 	vq->started = true;
+	vring_kicked(vq);
 	vring_process(be, vq);
 	return 0;
 }
@@ -1707,6 +1706,9 @@ int backend_poll_once(struct backend *be, int64_t deadline)
 		struct vring *vq = &be->vq[i];
 
 		if (vq->kick_polling || vq->more) {
+			/* polling: each round stands for a kick */
+			if (vq->kick_polling)
+				vring_kicked(vq);
 			vq->more = false;
 			vring_process(be, vq);
 		}
@@ -1726,8 +1728,10 @@ int backend_poll_once(struct backend *be, int64_t deadline)
 			/* "The back-end must start a ring upon receiving a
 			 * kick (that is, detecting that file descriptor is
 			 * readable)" */
-			if (vring_drain_kick(be, vq))
+			if (vring_drain_kick(be, vq)) {
 				vq->started = true;
+				vring_kicked(vq);
+			}
 			vring_process(be, vq);
 			break;
 		case PFD_XFER:

@@ -196,6 +196,27 @@ static const struct bug_info bug_table[BUG_COUNT] = {
 				 "bytes), not the bytes written: TX and blk "
 				 "write requests "
 				 "report lengths above their writable size" },
+	[BUG_INFLIGHT_NOT_RESUBMITTED] = { "inflight-not-resubmitted",
+					   "after a reconnect with "
+					   "SET_INFLIGHT_FD the heads still "
+					   "marked "
+					   "inflight are not resubmitted and "
+					   "the avail ring resumes at "
+					   "SET_VRING_BASE (the in-order "
+					   "assumption): requests completed "
+					   "out of order are used twice, the "
+					   "others never" },
+	[BUG_INFLIGHT_NOT_MARKED] = { "inflight-not-marked",
+				      "popped heads are never marked inflight "
+				      "in the region: after "
+				      "a reconnect nothing is resubmitted "
+				      "(requests lost, others "
+				      "used twice)" },
+	[BUG_INFLIGHT_NOT_CLEARED] = { "inflight-not-cleared",
+				       "used heads keep their inflight flag in "
+				       "the region: after a "
+				       "reconnect completed requests are "
+				       "resubmitted (used twice)" },
 };
 
 static bool bug_state[BUG_COUNT];

@@ -36,6 +36,14 @@
 #define VIRTIO_BLK_S_IOERR 1
 #define VIRTIO_BLK_S_UNSUPP 2
 
+/*
+ * A request whose ioprio (the header's second field) is this value is
+ * held: popped and marked inflight, but completed only after the next
+ * kick (as a device with slow media would). Cases use it to leave
+ * requests inflight across a reconnect; a held request popped again
+ * (after the kick, or resubmitted by a new session) is executed.
+ */
+#define BLK_HOLD_IOPRIO 0x484f4c44u /* "HOLD" */
 #define VIRTIO_BLK_ID_BYTES 20
 #define SECTOR 512u
 /* struct virtio_blk_config up to write_zeroes_may_unmap and padding */
@@ -51,7 +59,7 @@ struct blk_priv {
 
 struct blk_req_hdr {
 	uint32_t type;
-	uint32_t reserved;
+	uint32_t ioprio;
 	uint64_t sector;
 };
 
@@ -173,6 +181,8 @@ static void blk_request(struct backend *be, struct vring *vq,
 		status = VIRTIO_BLK_S_IOERR; /* no side effects */
 		goto done;
 	}
+	if (h.ioprio == BLK_HOLD_IOPRIO && !vq->replayed && !vring_hold(vq, c))
+		return;
 	switch (h.type) {
 	case VIRTIO_BLK_T_IN:
 		if (wlen % SECTOR || !blk_in_range(bp, h.sector, wlen)) {

@@ -43,7 +43,25 @@ struct vring {
 	bool pushed;	  /* used buffers not yet judged for a notification */
 	bool more;	  /* a batch ended with work left: run again soon */
 	uint64_t counter; /* inflight: order of popped heads */
+	/* Inflight I/O tracking and deferred completion (split rings). */
+	bool inflight_checked; /* this session's region read (resubmission) */
+	bool replayed;	       /* vring_pop() gave a chain popped before */
+	uint16_t *held;	       /* popped heads completed after a kick */
+	unsigned int nheld;
+	uint16_t *replay; /* heads to pop again, before the avail ring */
+	unsigned int nreplay, replay_pos;
+	void *scratch; /* inflight_resume()'s, freed by vring_reset() too */
+	int pk_entry;  /* packed: region entry of the chain popped last */
+	struct pvirtq_desc *pk_fake; /* packed: a ring to pop entries again */
 };
+
+/**
+ * vring_inflight_init() - Initialise one queue's region of a new inflight
+ * buffer: version 1, desc_num @qs; packed, the free list (entry i links
+ * to i + 1) and both wrap counters 1.
+ * @region:	the queue's region, at least the layout's size for @qs
+ */
+void vring_inflight_init(uint8_t *region, uint16_t qs, bool packed);
 
 /**
  * vring_init() - A vring in its initial state: stopped, disabled, no fds
@@ -72,6 +90,13 @@ int vring_setup(struct backend *be, struct vring *vq, const char **why);
  * Return: the split next avail index, or the packed indices.
  */
 uint32_t vring_get_base(const struct backend *be, const struct vring *vq);
+
+/**
+ * vring_kicked() - An available buffer notification arrived (kick fd,
+ * VHOST_USER_VRING_KICK or a polling round): the chains vring_hold()
+ * deferred are due and vring_pop() gives them again first.
+ */
+void vring_kicked(struct vring *vq);
 
 /**
  * vring_drain_kick() - Read everything pending on the kick fd
@@ -114,10 +139,25 @@ bool vring_runnable(const struct backend *be, const struct vring *vq);
 /**
  * vring_pop() - Take the next chain of @vq into @c (c->bufs set by the
  * caller, room for the queue size)
+ *
+ * Chains to pop again come first (the inflight heads of a previous
+ * session, in the order of their counters, then chains held since the
+ * last kick); vq->replayed says which. Packed rings take them from the
+ * inflight region's copies of their descriptors.
  * Return: 1 with a chain, 0 if none, < 0 if the ring is broken (already
  * signalled through vring_error()).
  */
 int vring_pop(struct backend *be, struct vring *vq, struct vq_chain *c);
+
+/**
+ * vring_hold() - Defer a popped chain: it stays inflight (not used) and
+ * vring_pop() gives it again after the next vring_kicked(), with
+ * vq->replayed set. Packed rings only with an inflight region (the
+ * chain's descriptors are taken again from it).
+ * Return: 0, -ENOTSUP (packed ring without a region), -ENOMEM, -ENOSPC
+ * (a queue size of chains held already).
+ */
+int vring_hold(struct vring *vq, const struct vq_chain *c);
 
 /**
  * vring_push() - Return a popped chain used with @len bytes written, and

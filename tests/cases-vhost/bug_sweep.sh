@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# bug_sweep.sh VU_CONFORM VUC_REF_VHOST CASES_DIR - run the whole
-# vhost-user suite against every seeded bug of the reference back-end
+# bug_sweep.sh VU_CONFORM VUC_REF_VHOST CASES_DIR [MORE_DIRS...] - run the
+# whole vhost-user suite (and the data-plane cases of MORE_DIRS) against
+# every seeded bug of the reference back-end
 # (read from --list-bugs at run time) and fail if a bug survives, i.e. no
 # case FAILs against it. Each bug runs with --device net first and, if
 # nothing catches it there, with --device blk (some bugs live in one
@@ -17,6 +18,9 @@ vuc=${1:?usage: bug_sweep.sh VU_CONFORM VUC_REF_VHOST CASES_DIR}
 ref=${2:?usage: bug_sweep.sh VU_CONFORM VUC_REF_VHOST CASES_DIR}
 cases=${3:?usage: bug_sweep.sh VU_CONFORM VUC_REF_VHOST CASES_DIR}
 jobs=${SWEEP_JOBS:-2}
+shift 3
+more=()
+for d in "$@"; do more+=(--cases "$d"); done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vuc-sweep-XXXXXX") || exit 1
 mkdir "$work/tmp"
@@ -53,7 +57,7 @@ for bug in $bugs; do
 		# exit status 1 is expected (cases fail); 2 is a setup error
 		# --max-fail: a few catching cases are proof enough.
 		"$vuc" --target "$ref --device $dev --bug $bug" --device "$dev" \
-			--cases "$cases" -j "$jobs" --json "$json" \
+			--cases "$cases" ${more[@]+"${more[@]}"} -j "$jobs" --json "$json" \
 			--max-fail "${SWEEP_MAX_FAIL:-3}" \
 			--trace-dir "$work/trace" >"$work/$bug-$dev.tap" 2>"$work/$bug-$dev.err"
 		rc=$?

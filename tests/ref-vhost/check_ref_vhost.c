@@ -23,6 +23,7 @@
 #include "bugs.h"
 #include "common/util.h"
 #include "fe/frame.h"
+#include "ring/packed.h"
 #include "ring/split.h"
 #include "transport/chan.h"
 #include "transport/fdzoo.h"
@@ -1380,6 +1381,375 @@ START_TEST(test_bug_ring_states)
 }
 END_TEST
 
+/* ---- inflight I/O tracking across a reconnect --------------------------- */
+
+#define HOLD_IOPRIO 0x484f4c44u /* dev_blk.c: completed after the next kick */
+/* one split queue region, as the back-end rounds it (64 bytes) */
+#define INFL_SIZE ((16 + 16 * QSIZE + 63) / 64 * 64)
+
+/* A one-sector blk write of @fill at @sector (held with @hold), added
+ * and published, not kicked. Return: its head. */
+static int blk_write_add(struct vq_split_drv *d, uint64_t sector, uint8_t fill,
+			 bool hold, uint64_t token)
+{
+	uint32_t type = 1, prio = hold ? HOLD_IOPRIO : 0;
+	uint64_t hg, dg, sg;
+	uint8_t *hp, *dp, *sp;
+	struct vq_buf b[3];
+	int head;
+
+	hp = guest_buf(16, &hg);
+	memcpy(hp, &type, 4);
+	memcpy(hp + 4, &prio, 4);
+	memcpy(hp + 8, &sector, 8);
+	dp = guest_buf(512, &dg);
+	memset(dp, fill, 512);
+	sp = guest_buf(1, &sg);
+	*sp = 0xff;
+	b[0] = (struct vq_buf){ .gpa = hg, .len = 16 };
+	b[1] = (struct vq_buf){ .gpa = dg, .len = 512 };
+	b[2] = (struct vq_buf){ .gpa = sg, .len = 1, .writable = true };
+	head = vq_split_drv_add(d, b, 3, false, token);
+	ck_assert_int_ge(head, 0);
+	vq_split_drv_publish(d);
+	return head;
+}
+
+/* The tokens used now, as a bit mask. */
+static uint64_t reap_mask(struct vq_split_drv *d)
+{
+	const char *why = NULL;
+	uint64_t token, mask = 0;
+	uint32_t len;
+	int ret;
+
+	while ((ret = vq_split_drv_reap(d, &token, &len, &why)) == 1)
+		mask |= UINT64_C(1) << token;
+	ck_assert_msg(ret == 0, "reap: %d (%s)", ret, why ? why : "-");
+	return mask;
+}
+
+/* Whether sector @sector of the RAM disk is all @fill. */
+static bool disk_is(struct vq_split_drv *d, int kickw, uint64_t sector,
+		    uint8_t fill)
+{
+	uint8_t r[512];
+	uint32_t used;
+	unsigned int i;
+
+	memset(r, ~fill, sizeof(r));
+	ck_assert_uint_eq(blk_req(d, kickw, 0, sector, r, 512, false, &used),
+			  0);
+	for (i = 0; i < sizeof(r); i++)
+		if (r[i] != fill)
+			return false;
+	return true;
+}
+
+/* GET_INFLIGHT_FD for one queue. Return: the buffer's fd. */
+static int inflight_get(void)
+{
+	struct vhost_user_msg m, r;
+
+	vhost_user_build_inflight(&m, VHOST_USER_GET_INFLIGHT_FD, 0, 0, 1,
+				  QSIZE);
+	send_msg(&m);
+	recv_reply(&r);
+	ck_assert_uint_eq(r.nfds, 1);
+	return r.fds[0];
+}
+
+static void inflight_set_size(int fd, size_t size)
+{
+	struct vhost_user_msg m;
+
+	vhost_user_build_inflight(&m, VHOST_USER_SET_INFLIGHT_FD, size, 0, 1,
+				  QSIZE);
+	vhost_user_msg_attach_fds(&m, &fd, 1);
+	ck_assert_uint_eq(acked(&m), 0);
+}
+
+static void inflight_set(int fd)
+{
+	inflight_set_size(fd, INFL_SIZE);
+}
+
+/* A new session on the same back-end: the front-end reconnects, sends
+ * its memory (fe_mem's first region) and the inflight fd again and
+ * restarts ring 0 of @d at @base with kick fd @kick. */
+static void reconnect_to(uint64_t desc, uint64_t avail, uint64_t used,
+			 uint64_t features, size_t infl_size, int infd,
+			 int kick, uint32_t base)
+{
+	struct vhost_user_mem_region r;
+	struct vhost_user_vring_addr a;
+	struct vhost_user_msg m;
+	int sv[2];
+
+	close_fd(&fe);
+	ck_assert_int_eq(sock_pair(sv), 0);
+	fe = sv[0];
+	backend_attach(be, sv[1]);
+	negotiate(features, PROTO_DEFAULT);
+	r = (struct vhost_user_mem_region){ .guest_addr = fe_mem.r[0].gpa,
+					    .size = fe_mem.r[0].size,
+					    .user_addr = fe_mem.r[0].uaddr };
+	vhost_user_build_mem_table(&m, VHOST_USER_SET_MEM_TABLE, &r, 1);
+	vhost_user_msg_attach_fds(&m, &fe_mem.r[0].fd, 1);
+	ck_assert_uint_eq(acked(&m), 0);
+	inflight_set_size(infd, infl_size);
+	ck_assert_uint_eq(ack_state(VHOST_USER_SET_VRING_NUM, 0, QSIZE), 0);
+	ck_assert_uint_eq(ack_state(VHOST_USER_SET_VRING_BASE, 0, base), 0);
+	a = (struct vhost_user_vring_addr){ .index = 0,
+					    .desc = fe_uva(desc),
+					    .used = fe_uva(used),
+					    .avail = fe_uva(avail) };
+	vhost_user_build_vring_addr(&m, VHOST_USER_SET_VRING_ADDR, &a);
+	ck_assert_uint_eq(acked(&m), 0);
+	ck_assert_uint_eq(ack_fd(VHOST_USER_SET_VRING_KICK, 0, kick), 0);
+	ck_assert_uint_eq(ack_fd(VHOST_USER_SET_VRING_CALL,
+				 VHOST_USER_VRING_NOFD_MASK, -1),
+			  0);
+	ck_assert_uint_eq(ack_state(VHOST_USER_SET_VRING_ENABLE, 0, 1), 0);
+}
+
+static void reconnect(struct vq_split_drv *d, int infd, int kick, uint16_t base)
+{
+	reconnect_to(d->desc_gpa, d->avail_gpa, d->used_gpa, 0, INFL_SIZE, infd,
+		     kick, base);
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Held requests stay inflight in the region, complete on the next kick;
+ * after a reconnect the heads still inflight are resubmitted (not those
+ * used, even when the region's used_idx lagged behind the used ring). */
+START_TEST(test_inflight_resubmit)
+{
+	struct vq_split_drv q;
+	int kp[2], infd, h[4];
+	uint64_t c1, c2;
+	uint8_t *reg;
+
+	start(BACKEND_DEV_BLK, 1);
+	ck_assert_int_eq(fdzoo_pipe(kp, O_NONBLOCK), 0);
+	fds_before += 2;
+	negotiate(0, PROTO_DEFAULT);
+	infd = inflight_get();
+	inflight_set(infd);
+	reg = mmap(NULL, INFL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, infd,
+		   0);
+	ck_assert(reg != MAP_FAILED);
+	mem_table();
+	ring_split(&q, 0, kp[0], -1, 0);
+
+	h[0] = blk_write_add(&q, 2, 0x11, false, 0);
+	h[1] = blk_write_add(&q, 4, 0x22, true, 1);
+	h[2] = blk_write_add(&q, 6, 0x33, true, 2);
+	h[3] = blk_write_add(&q, 8, 0x44, false, 3);
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x9);
+	/* "Set desc[i].inflight to 1" for the held; 0 for the used */
+	ck_assert_uint_eq(reg[16 + 16 * h[0]], 0);
+	ck_assert_uint_eq(reg[16 + 16 * h[1]], 1);
+	ck_assert_uint_eq(reg[16 + 16 * h[2]], 1);
+	ck_assert_uint_eq(reg[16 + 16 * h[3]], 0);
+	memcpy(&c1, reg + 16 + 16 * h[1] + 8, 8);
+	memcpy(&c2, reg + 16 + 16 * h[2] + 8, 8);
+	ck_assert_uint_lt(c1, c2);
+	ck_assert_uint_eq(rd16(reg + 14), 2);		   /* used_idx */
+	ck_assert_uint_eq(rd16(reg + 12), (unsigned)h[3]); /* last batch */
+	/* the next kick completes them */
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x6);
+	ck_assert_uint_eq(reg[16 + 16 * h[1]] | reg[16 + 16 * h[2]], 0);
+	ck_assert(disk_is(&q, kp[1], 4, 0x22));
+	ck_assert(disk_is(&q, kp[1], 6, 0x33));
+
+	/* Two held, one plain; then the session dies. */
+	h[1] = blk_write_add(&q, 10, 0x55, true, 1);
+	h[2] = blk_write_add(&q, 12, 0x66, true, 2);
+	h[3] = blk_write_add(&q, 14, 0x77, false, 3);
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x8);
+	/* As if it died between the used ring and the region's used_idx:
+	 * the last batch (h[3]) still marked, used_idx one behind. */
+	reg[16 + 16 * h[3]] = 1;
+	ck_assert_uint_eq(rd16(reg + 14), 7);
+	reg[14] = 6;
+	reconnect(&q, infd, kp[0], 7); /* QEMU: the used idx */
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x6); /* h[3] is not used again */
+	ck_assert_uint_eq(reg[16 + 16 * h[3]], 0);
+	ck_assert(disk_is(&q, kp[1], 10, 0x55));
+	ck_assert(disk_is(&q, kp[1], 12, 0x66));
+	/* new requests go on from avail 9 */
+	ck_assert_int_ge(blk_write_add(&q, 16, 0x88, false, 4), 0);
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x10);
+	ck_assert_uint_eq(rd16(reg + 14), 12);
+
+	/* The seeded inflight-not-resubmitted resumes at the used idx the
+	 * front-end sends (in-order thinking): the request that overtook the
+	 * held one is used a second time. */
+	h[1] = blk_write_add(&q, 18, 0x99, true, 1);
+	ck_assert_int_ge(blk_write_add(&q, 20, 0xaa, false, 2), 0);
+	kick(kp[1]);
+	ck_assert_uint_eq(reap_mask(&q), 0x4);
+	bug_set("inflight-not-resubmitted");
+	reconnect(&q, infd, kp[0], 13);
+	kick(kp[1]);
+	{
+		uint64_t token;
+		uint32_t len;
+
+		ck_assert_int_eq(vq_split_drv_reap(&q, &token, &len, NULL),
+				 -EPROTO);
+	}
+	ck_assert_uint_eq(reg[16 + 16 * h[1]], 1);
+	bug_clear_all();
+
+	munmap(reg, INFL_SIZE);
+	close(infd);
+	vq_split_drv_fini(&q);
+	backend_detach(be);
+	close_fds(kp, 2);
+	fds_before -= 2;
+	finish();
+}
+END_TEST
+
+/* one packed queue region, as the back-end rounds it */
+#define INFL_PK_SIZE ((32 + 32 * QSIZE + 63) / 64 * 64)
+#define PK_BASE0 0x80008000u /* both wrap counters 1, slots 0 */
+
+/* A one-sector blk write (held with @hold) on a packed ring, published. */
+static void pk_write_add(struct vq_packed_drv *d, uint64_t sector, bool hold,
+			 uint64_t token)
+{
+	uint32_t type = 1, prio = hold ? HOLD_IOPRIO : 0;
+	uint64_t hg, dg, sg;
+	uint8_t *hp, *dp, *sp;
+	struct vq_buf b[3];
+
+	hp = guest_buf(16, &hg);
+	memcpy(hp, &type, 4);
+	memcpy(hp + 4, &prio, 4);
+	memcpy(hp + 8, &sector, 8);
+	dp = guest_buf(512, &dg);
+	memset(dp, 0x5a, 512);
+	sp = guest_buf(1, &sg);
+	*sp = 0xff;
+	b[0] = (struct vq_buf){ .gpa = hg, .len = 16 };
+	b[1] = (struct vq_buf){ .gpa = dg, .len = 512 };
+	b[2] = (struct vq_buf){ .gpa = sg, .len = 1, .writable = true };
+	ck_assert_int_ge(vq_packed_drv_add(d, b, 3, false, token), 0);
+	vq_packed_drv_publish(d);
+}
+
+static uint64_t pk_reap_mask(struct vq_packed_drv *d)
+{
+	const char *why = NULL;
+	uint64_t token, mask = 0;
+	uint32_t len;
+	int ret;
+
+	while ((ret = vq_packed_drv_reap(d, &token, &len, &why)) == 1)
+		mask |= UINT64_C(1) << token;
+	ck_assert_msg(ret == 0, "reap: %d (%s)", ret, why ? why : "-");
+	return mask;
+}
+
+/* How many of the region's entries are marked inflight. */
+static unsigned int pk_marked(const uint8_t *reg)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < QSIZE; i++)
+		n += reg[32 + 32 * i] == 1;
+	return n;
+}
+
+/* Packed: held chains are copied into the region's entries (the used
+ * descriptors of later chains overwrite their slots), come back after a
+ * kick, and after a reconnect are resubmitted from the copies. */
+START_TEST(test_inflight_packed)
+{
+	struct vq_packed_drv q;
+	int kp[2], infd;
+	uint8_t *reg;
+	uint32_t base;
+
+	start(BACKEND_DEV_BLK, 1);
+	ck_assert_int_eq(fdzoo_pipe(kp, O_NONBLOCK), 0);
+	fds_before += 2;
+	negotiate(F(VIRTIO_F_RING_PACKED), PROTO_DEFAULT);
+	infd = inflight_get();
+	inflight_set_size(infd, INFL_PK_SIZE);
+	reg = mmap(NULL, INFL_PK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, infd,
+		   0);
+	ck_assert(reg != MAP_FAILED);
+	mem_table();
+	ck_assert_int_eq(vq_packed_drv_init(&q, &fe_mem, QSIZE,
+					    F(VIRTIO_F_RING_PACKED), 0),
+			 0);
+	/* the rings start in a session of their own, as after a QEMU
+	 * reconnect with a fresh buffer: nothing to resume */
+	reconnect_to(q.desc_gpa, q.driver_gpa, q.device_gpa,
+		     F(VIRTIO_F_RING_PACKED), INFL_PK_SIZE, infd, kp[0],
+		     PK_BASE0);
+	/* the free list GET set up: entry i links to i + 1 */
+	ck_assert_uint_eq(rd16(reg + 32 + 32 * 5 + 2), 6);
+
+	pk_write_add(&q, 2, false, 0);
+	pk_write_add(&q, 4, true, 1);
+	pk_write_add(&q, 6, true, 2);
+	pk_write_add(&q, 8, false, 3);
+	kick(kp[1]);
+	ck_assert_uint_eq(pk_reap_mask(&q), 0x9);
+	ck_assert_uint_eq(pk_marked(reg), 2);
+	ck_assert_uint_eq(rd16(reg + 16), 6); /* used_idx: 2 chains of 3 */
+	ck_assert_uint_eq(rd16(reg + 18), 6); /* old_used_idx */
+	kick(kp[1]);
+	ck_assert_uint_eq(pk_reap_mask(&q), 0x6);
+	ck_assert_uint_eq(pk_marked(reg), 0);
+	ck_assert_uint_eq(rd16(reg + 16), 12);
+
+	/* two held, one plain; the session dies; a new one resumes */
+	pk_write_add(&q, 10, true, 4);
+	pk_write_add(&q, 12, true, 5);
+	pk_write_add(&q, 14, false, 6);
+	kick(kp[1]);
+	ck_assert_uint_eq(pk_reap_mask(&q), 0x40);
+	ck_assert_uint_eq(pk_marked(reg), 2);
+	base = (15 | 0x8000) | (uint32_t)(15 | 0x8000) << 16; /* used */
+	reconnect_to(q.desc_gpa, q.driver_gpa, q.device_gpa,
+		     F(VIRTIO_F_RING_PACKED), INFL_PK_SIZE, infd, kp[0], base);
+	kick(kp[1]);
+	ck_assert_uint_eq(pk_reap_mask(&q), 0x30);
+	ck_assert_uint_eq(pk_marked(reg), 0);
+	ck_assert_uint_eq(rd16(reg + 16), 21);
+	/* new requests go on after them */
+	pk_write_add(&q, 16, false, 7);
+	kick(kp[1]);
+	ck_assert_uint_eq(pk_reap_mask(&q), 0x80);
+
+	munmap(reg, INFL_PK_SIZE);
+	close(infd);
+	vq_packed_drv_fini(&q);
+	backend_detach(be);
+	close_fds(kp, 2);
+	fds_before -= 2;
+	finish();
+}
+END_TEST
+
 static Suite *ref_vhost_suite(void)
 {
 	Suite *s = suite_create("ref_vhost");
@@ -1405,6 +1775,8 @@ static Suite *ref_vhost_suite(void)
 	tcase_add_test(tc, test_shrink_sigbus);
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_inflight);
+	tcase_add_test(tc, test_inflight_resubmit);
+	tcase_add_test(tc, test_inflight_packed);
 	tcase_add_test(tc, test_blk);
 	tcase_add_test(tc, test_reset_device);
 	tcase_add_test(tc, test_backend_channel);
