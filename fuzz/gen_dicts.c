@@ -6,7 +6,8 @@
  *   build/fuzz/gen_fuzz_dicts fuzz/
  *
  * writes <dir>/vhost_wire.dict, vhost_backend.dict, fe_replies.dict,
- * vfio_wire.dict, vfio_server.dict (and ring_device.dict, from the ring
+ * vfio_wire.dict, vfio_server.dict, client_replies.dict (and
+ * ring_device.dict, from the ring
  * layouts) in the format libFuzzer and AFL++ both read
  * (name="bytes"). The wire dictionaries hold request codes and header
  * prefixes as they appear on the wire; the sequence targets' hold the
@@ -159,18 +160,51 @@ err:
 	return -1;
 }
 
+/* Guest memory of fuzz/client_replies.c (GMEM_GPA there). */
+#define CLIENT_REPLIES_GMEM_GPA 0x100000ull
+
+/* What fuzz/client_replies.c's answers ask for besides the replies: one
+ * server request (mode byte 0x20, then its sel byte), reply flags. */
+static void client_entries(FILE *c)
+{
+	static const struct {
+		const char *name;
+		uint8_t bytes[2];
+	} t[] = {
+		{ "dma_read", { 0x20, 0x00 } },
+		{ "dma_write", { 0x20, 0x01 } },
+		{ "dma_read_twin", { 0x20, 0x02 } },
+		{ "dma_write_twin", { 0x20, 0x03 } },
+		{ "dma_write_no_reply", { 0x20, 0x05 } },
+	};
+	uint32_t flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+	uint64_t gpa = CLIENT_REPLIES_GMEM_GPA;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		entry(c, t[i].name, t[i].bytes, 2);
+	entry(c, "flags_error_reply", &flags, 4);
+	flags = VFIO_USER_F_TYPE_COMMAND;
+	entry(c, "flags_command", &flags, 4);
+	entry(c, "gmem_gpa", &gpa, 8);
+}
+
 static int vfio_dicts(const char *dir)
 {
 	const struct vfio_user_rule *r;
 	char name[96];
-	FILE *w, *s;
+	FILE *w, *s, *c;
 	size_t i;
 
 	w = open_dict(dir, "vfio_wire", "commands, headers, sizes, JSON");
 	s = open_dict(dir, "vfio_server",
 		      "commands of fuzz/vfio_server.c: command, flags; JSON");
-	if (!w || !s)
+	c = open_dict(dir, "client_replies",
+		      "answers of fuzz/client_replies.c: mode 0x04, command; "
+		      "reply argsz; server requests; JSON");
+	if (!w || !s || !c)
 		goto err;
+	client_entries(c);
 	vfio_user_for_each_rule (r) {
 		uint16_t hdr[2] = { 0, r->code };
 		uint32_t argsz = r->req.fixed;
@@ -187,20 +221,35 @@ static int vfio_dicts(const char *dir)
 		token(name, sizeof(name), "cmd_",
 		      r->name + strlen("VFIO_USER_"));
 		entry(s, name, cmd, 2);
+		if (r->code < 256) {
+			uint8_t ans[2] = { 0x04, (uint8_t)r->code };
+
+			token(name, sizeof(name), "reply_",
+			      r->name + strlen("VFIO_USER_"));
+			entry(c, name, ans, 2);
+		}
+		token(name, sizeof(name), "reply_argsz_",
+		      r->name + strlen("VFIO_USER_"));
+		if (r->reply.fixed)
+			entry(c, name, &r->reply.fixed, 4);
 	}
 	for (i = 0; i < sizeof(vfio_json) / sizeof(vfio_json[0]); i++) {
 		snprintf(name, sizeof(name), "json_%zu", i);
 		text_entry(w, name, vfio_json[i]);
 		text_entry(s, name, vfio_json[i]);
+		text_entry(c, name, vfio_json[i]);
 	}
 	fclose(w);
 	fclose(s);
+	fclose(c);
 	return 0;
 err:
 	if (w)
 		fclose(w);
 	if (s)
 		fclose(s);
+	if (c)
+		fclose(c);
 	return -1;
 }
 

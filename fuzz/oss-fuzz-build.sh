@@ -32,8 +32,9 @@ declare -A libs=(
 	[vhost_backend]="vuc_ref_vhost vuc_fe vuc_transport vuc_ring vuc_wire"
 	[vfio_server]="vuc_ref_vfio vuc_fe vuc_transport vuc_ring vuc_wire"
 	[fe_replies]="vuc_fe vuc_transport vuc_ring vuc_wire"
+	[client_replies]="vuc_fe vuc_transport vuc_ring vuc_wire"
 )
-targets=(${VUC_FUZZ_TARGETS:-ring_device vhost_wire vfio_wire vhost_backend vfio_server fe_replies})
+targets=(${VUC_FUZZ_TARGETS:-ring_device vhost_wire vfio_wire vhost_backend vfio_server fe_replies client_replies})
 
 echo "== libraries ($CC)"
 cmake -S "$src" -B "$work/build" -DCMAKE_C_COMPILER="$CC" \

@@ -9,6 +9,8 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "check_util.h"
 #include "common/util.h"
 #include "wire/vhost_user.h"
+#include "wire/wire_fmt.h"
 
 #define FE VHOST_USER_FROM_FRONTEND
 #define BE VHOST_USER_FROM_BACKEND
@@ -1634,6 +1637,101 @@ START_TEST(test_describe_every_request_and_small_buffers)
 }
 END_TEST
 
+/* rule_find() indexes the table: it must find what a search finds. */
+START_TEST(test_rule_find_index)
+{
+	const struct vhost_user_rule *r, *found;
+	uint32_t code;
+	int d;
+
+	vhost_user_for_each_rule (r)
+		ck_assert_ptr_eq(vhost_user_rule_find(r->dir, r->code), r);
+	for (d = 0; d < 2; d++) {
+		enum vhost_user_dir dir = d ? BE : FE;
+
+		for (code = 0; code < 80; code++) {
+			found = NULL;
+			vhost_user_for_each_rule (r)
+				if (r->dir == dir && r->code == code)
+					found = r;
+			ck_assert_ptr_eq(vhost_user_rule_find(dir, code),
+					 found);
+		}
+		ck_assert_ptr_null(vhost_user_rule_find(dir, UINT32_MAX));
+		ck_assert_ptr_null(vhost_user_rule_find(dir, 0x80000001u));
+	}
+	ck_assert_ptr_null(vhost_user_rule_find((enum vhost_user_dir)7, 1));
+}
+END_TEST
+
+/*
+ * wire_fmt() writes what snprintf() writes and returns what it returns,
+ * at every buffer size, for the conversions it does itself and for those
+ * it hands over.
+ */
+static int VUC_PRINTF(3, 4) ref_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+#define FMT_SAME(...)                                                      \
+	do {                                                               \
+		char want[96], got[96];                                    \
+		size_t cap;                                                \
+		int nw, ng;                                                \
+                                                                           \
+		nw = ref_fmt(want, sizeof(want), __VA_ARGS__);             \
+		ng = wire_fmt(got, sizeof(got), __VA_ARGS__);              \
+		ck_assert_int_eq(ng, nw);                                  \
+		ck_assert_str_eq(got, want);                               \
+		for (cap = 0; cap < 12; cap++) {                           \
+			memset(want, 0x5a, sizeof(want));                  \
+			memset(got, 0x5a, sizeof(got));                    \
+			nw = ref_fmt(cap ? want : NULL, cap, __VA_ARGS__); \
+			ng = wire_fmt(cap ? got : NULL, cap, __VA_ARGS__); \
+			ck_assert_int_eq(ng, nw);                          \
+			ck_assert_mem_eq(got, want, sizeof(got));          \
+		}                                                          \
+	} while (0)
+
+START_TEST(test_wire_fmt)
+{
+	volatile unsigned int wide = 0x1abcdu;
+	volatile int swide = 0x18081; /* negative once narrowed */
+	const char *null = NULL;
+
+	FMT_SAME("plain text, no conversion");
+	FMT_SAME("%%");
+	FMT_SAME("%d %d %d %i", 0, -1, INT32_MIN, INT32_MAX);
+	FMT_SAME("%u %x %X %#x %#x %08x %#010x", 0u, 0xdeadbeefu, 0xabcu, 0u,
+		 0x1fu, 0x12u, 0x34u);
+	FMT_SAME("%02x%02x%2x|%5u|%05d|%5d", 0u, 0xffu, 3u, 42u, -42, -7);
+	FMT_SAME("%hhu %hhx %hu %hd %hhd", (unsigned char)wide,
+		 (unsigned char)wide, (unsigned short)wide, (short)swide,
+		 (signed char)swide);
+	FMT_SAME("%lu %ld %llx %lld %llu", (unsigned long)UINT64_MAX, -5L,
+		 0x0123456789abcdefULL, (long long)INT64_MIN,
+		 (unsigned long long)UINT64_MAX);
+	FMT_SAME("%" PRIu32 " %" PRIx32 " %" PRIu64 " 0x%" PRIx64, UINT32_MAX,
+		 0xcafeu, UINT64_MAX, (uint64_t)0x8000000000000000ULL);
+	FMT_SAME("%zu %zx %jd %ju %td %tu", (size_t)SIZE_MAX, (size_t)0x10,
+		 (intmax_t)-9, (uintmax_t)9, (ptrdiff_t)-3, (ptrdiff_t)3);
+	FMT_SAME("%s|%10s|%3s|%s", "abc", "right", "longer", "");
+	FMT_SAME("[%c%c] %3c", (char)'a', (char)'Z', (char)'q');
+	/* handed to vsnprintf() */
+	FMT_SAME("%-6s|%.2s|%+d|% d|%*d|%p|%.3u", "ab", "abcdef", 5, 6, 4, 7,
+		 (const void *)null, 1u);
+	FMT_SAME("%-#8x|%lld", 0x10u, -1LL);
+	FMT_SAME("%5.1f %%", 2.25);
+}
+END_TEST
+
 static Suite *wire_vhost_user_suite(void)
 {
 	Suite *s = suite_create("wire_vhost_user");
@@ -1642,6 +1740,8 @@ static Suite *wire_vhost_user_suite(void)
 	tcase_add_checked_fixture(tc, fd_setup, fd_teardown);
 	tcase_add_test(tc, test_table_complete);
 	tcase_add_test(tc, test_table_facts);
+	tcase_add_test(tc, test_rule_find_index);
+	tcase_add_test(tc, test_wire_fmt);
 	tcase_add_test(tc, test_protocol_feature_names);
 	tcase_add_test(tc, test_round_trip_every_request);
 	tcase_add_test(tc, test_truncated_prefixes);

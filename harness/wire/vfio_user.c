@@ -12,6 +12,7 @@
 
 #include "common/util.h"
 #include "wire/vfio_user.h"
+#include "wire/wire_fmt.h"
 
 /* ------------------------------------------------------------------ */
 /* Reasons                                                             */
@@ -34,7 +35,7 @@ VUC_PRINTF(1, 2) static const char *whyf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(b, WHY_LEN, fmt, ap);
+	wire_vfmt(b, WHY_LEN, fmt, ap);
 	va_end(ap);
 	return b;
 }
@@ -421,13 +422,11 @@ const char *vfio_user_command_name(unsigned int code)
 
 void vfio_user_msg_init(struct vfio_user_msg *msg)
 {
-	unsigned int i;
-
 	memset(&msg->hdr, 0, sizeof(msg->hdr));
 	msg->payload = NULL;
 	msg->payload_len = 0;
-	for (i = 0; i < VFIO_USER_MSG_FDS_MAX; i++)
-		msg->fds[i] = -1;
+	/* every byte 0xff: each fd -1, in one call rather than 253 stores */
+	memset(msg->fds, 0xff, sizeof(msg->fds));
 	msg->nfds = 0;
 }
 
@@ -3162,7 +3161,7 @@ VUC_PRINTF(2, 3) static void sb_add(struct sb *sb, const char *fmt, ...)
 	if (sb->cut)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
+	n = wire_vfmt(sb->buf + sb->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		sb->buf[sb->len] = '\0';
@@ -3174,6 +3173,24 @@ VUC_PRINTF(2, 3) static void sb_add(struct sb *sb, const char *fmt, ...)
 		sb->len += (size_t)n;
 	}
 }
+
+/* @n bytes as they are, cut like sb_add() cuts. */
+static void sb_put(struct sb *sb, const char *s, size_t n)
+{
+	size_t room = sb->cap - sb->len;
+
+	if (sb->cut)
+		return;
+	if (n >= room) {
+		n = room - 1;
+		sb->cut = true;
+	}
+	memcpy(sb->buf + sb->len, s, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+static const char sb_hex[] = "0123456789abcdef";
 
 struct bitname {
 	uint64_t bit;
@@ -3206,8 +3223,11 @@ static void sb_bytes(struct sb *sb, const uint8_t *p, uint64_t n)
 	uint64_t i, show = n < 8 ? n : 8;
 
 	sb_add(sb, " data=[");
-	for (i = 0; i < show; i++)
-		sb_add(sb, "%s%02x", i ? " " : "", p[i]);
+	for (i = 0; i < show; i++) {
+		char b[3] = { ' ', sb_hex[p[i] >> 4], sb_hex[p[i] & 15] };
+
+		sb_put(sb, i ? b : b + 1, i ? 3 : 2);
+	}
 	sb_add(sb, "%s]", n > show ? " ..." : "");
 }
 
@@ -3218,11 +3238,21 @@ static void sb_text(struct sb *sb, const char *s, size_t n)
 
 	for (i = 0; i < n && i < 160; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t run = 0;
 
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			sb_add(sb, "%c", c);
-		else
-			sb_add(sb, "\\x%02x", c);
+		/* a run of printable bytes at once */
+		while (i + run < n && i + run < 160 && s[i + run] >= 0x20 &&
+		       s[i + run] < 0x7f && s[i + run] != '\\')
+			run++;
+		if (run) {
+			sb_put(sb, s + i, run);
+			i += run - 1;
+		} else {
+			char esc[4] = { '\\', 'x', sb_hex[c >> 4],
+					sb_hex[c & 15] };
+
+			sb_put(sb, esc, sizeof(esc));
+		}
 	}
 	if (n > 160)
 		sb_add(sb, "...");

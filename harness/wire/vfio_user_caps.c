@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "wire/vfio_user_caps.h"
+#include "wire/wire_fmt.h"
 
 #define WHY_LEN 200
 static _Thread_local char why_buf[WHY_LEN];
@@ -25,7 +26,7 @@ VUC_PRINTF(1, 2) static const char *whyf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
+	wire_vfmt(why_buf, sizeof(why_buf), fmt, ap);
 	va_end(ap);
 	return why_buf;
 }

@@ -12,6 +12,7 @@
  */
 #include "wire/vhost_user.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "wire/wire_fmt.h"
 
 /* ---- Reasons ---------------------------------------------------------- */
 
@@ -31,11 +33,13 @@ static int VUC_PRINTF(3, 4)
 {
 	va_list ap;
 
+	/* nobody asked why: nothing to format */
+	if (!why)
+		return err;
 	va_start(ap, fmt);
-	vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
+	wire_vfmt(why_buf, sizeof(why_buf), fmt, ap);
 	va_end(ap);
-	if (why)
-		*why = why_buf;
+	*why = why_buf;
 	return err;
 }
 
@@ -596,11 +600,18 @@ const struct vhost_user_rule *vhost_user_rule_find(enum vhost_user_dir dir,
 {
 	const struct vhost_user_rule *r;
 
-	vhost_user_for_each_rule (r) {
-		if (r->dir == dir && r->code == code)
-			return r;
-	}
-	return NULL;
+	/* The table holds each direction's codes in order, from 1, without
+	 * a gap (checked by the unit tests): index, do not search. */
+	if (dir == VHOST_USER_FROM_FRONTEND && code >= 1 &&
+	    code < VHOST_USER_MAX)
+		r = &vhost_user_rules[code - 1];
+	else if (dir == VHOST_USER_FROM_BACKEND && code >= 1 &&
+		 code < VHOST_USER_BACKEND_MAX)
+		r = &vhost_user_rules[VHOST_USER_MAX - 1 + code - 1];
+	else
+		return NULL;
+	assert(r->dir == dir && r->code == code);
+	return r;
 }
 
 const char *vhost_user_request_name(enum vhost_user_dir dir, uint32_t code)
@@ -1786,7 +1797,7 @@ static void VUC_PRINTF(2, 3) put(struct sbuf *s, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(room ? s->buf + s->len : NULL, room, fmt, ap);
+	n = wire_vfmt(room ? s->buf + s->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		s->len += (size_t)n;
@@ -1794,10 +1805,16 @@ static void VUC_PRINTF(2, 3) put(struct sbuf *s, const char *fmt, ...)
 
 static void put_hex(struct sbuf *s, const uint8_t *p, size_t len, size_t max)
 {
+	static const char hex[] = "0123456789abcdef";
+	char two[3] = { 0 };
 	size_t i;
 
-	for (i = 0; i < len && i < max; i++)
-		put(s, "%02x", p[i]);
+	/* two digits a byte, without a format call for each */
+	for (i = 0; i < len && i < max; i++) {
+		two[0] = hex[p[i] >> 4];
+		two[1] = hex[p[i] & 15];
+		put(s, "%s", two);
+	}
 	if (len > max)
 		put(s, "...");
 }

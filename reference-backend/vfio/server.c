@@ -344,6 +344,12 @@ static int send_reply(struct server *s)
 
 static int handle_version(struct server *s, struct vfio_user_msg *m)
 {
+	/* "Each command message in Commands_ must be replied to with a reply
+	 * message, unless the message sets the *No_Reply* bit": VERSION is
+	 * one of them, so a VERSION with No_reply negotiates silently (and
+	 * without a twin socket, whose end would have gone with the reply). */
+	bool no_reply = (m->hdr.flags & VFIO_USER_F_NO_REPLY) &&
+			!bug(s, BUG_NO_REPLY_ANSWERED);
 	struct vfio_user_caps ours;
 	struct vfio_user_version v;
 	const char *json = NULL, *why = NULL;
@@ -414,7 +420,7 @@ static int handle_version(struct server *s, struct vfio_user_msg *m)
 		ours.write_multiple = true;
 	}
 	if (s->caps.twin_socket_supported && s->client_max_fds >= 1 &&
-	    !s->opts.no_twin_socket) {
+	    !s->opts.no_twin_socket && !no_reply) {
 		ret = sock_pair(sv);
 		if (ret < 0)
 			return refuse(s, ret, "cannot make the twin socket");
@@ -439,7 +445,7 @@ static int handle_version(struct server *s, struct vfio_user_msg *m)
 		goto err;
 	s->have_reply = true;
 	/* the client's end goes with the reply; keep ours */
-	ret = send_reply(s);
+	ret = no_reply ? 0 : send_reply(s);
 	s->have_reply = false;
 	close_fd(&sv[1]);
 	if (ret < 0)
