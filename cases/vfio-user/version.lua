@@ -40,6 +40,25 @@ version proposed.]],
 	end,
 }
 
+-- VERSION is one of the Commands, so the No_reply bit applies to it too: a
+-- server that answers anyway puts a reply on the wire that the client may
+-- take for the reply to a later command (seeded bug no-reply-answered).
+-- Only the silence is judged: what the server does with the session next
+-- (negotiated, or refused at the next command) the spec does not say, so
+-- SHOULD, and a hang-up after the silence is not held against it.
+case {
+	id = "vfio-user/version/no-reply-silent",
+	spec = SPEC .. "/VU-HDR-07",
+	level = "SHOULD",
+	quote = [[Each command message in Commands_ must be replied to with a
+reply message, unless the message sets the *No_Reply* bit.]],
+	run = function(t)
+		local m = vfio.msg("VERSION", { caps = { max_msg_fds = 8 } })
+		m.flags = vfio.NO_REPLY
+		t:expect_no_reply(m, { timeout = 200 })
+	end,
+}
+
 -- A proposal of a later minor than the server knows: it answers with the
 -- minor it supports, which is below ours.
 case {
