@@ -175,7 +175,10 @@ body.]],
 
 		-- Requests with a reply of their own: need_reply "brings no
 		-- behavioural change": one reply, the request's own body (or
-		-- its documented error form), not an extra ack.
+		-- its documented error form), not an extra ack. A reply that
+		-- keeps the request's need_reply bit is not a rule broken: the
+		-- spec defines bit 3 for the sender of a command only (see
+		-- header/reply-flags-exact-qemu for QEMU's stricter habit).
 		if has_body(r) then
 			local extra = nil
 			if r.name == "VHOST_USER_SET_LOG_BASE" then

@@ -3,7 +3,8 @@
 -- (vring 1: hiprio is 0, and there is no notification queue without
 -- VIRTIO_FS_F_NOTIFICATION), then GETATTR of the root and LOOKUP of a file
 -- the case put in the shared directory (the target's private directory,
--- where its socket lives too). Split and packed rings.
+-- where its socket lives too); and requests a driver must not send
+-- (shorter than the FUSE header, unique 0). Split and packed rings.
 --
 -- Spec: specs/virtio/fs.tex ("Device Initialization", "Device Operation:
 -- Request Queues"); the FUSE structures are the Linux UAPI's
@@ -145,4 +146,46 @@ to the data written to the /dev/fuse device by a FUSE daemon.]],
 			d:check_memory()
 		end,
 	}
+
+	-- Requests a driver must not send, after FUSE_INIT: a device-readable
+	-- part shorter than the 40-byte fuse_in_header, and a well-formed
+	-- GETATTR whose unique is 0 (FUSE keeps unique 0 for notifications:
+	-- no request carries it). The spec defines only the well-formed
+	-- request, so any reaction is legal (an error reply, the buffer
+	-- returned unused, a broken queue) except a crash or silence on the
+	-- socket. C virtiofsd aborts on both (the root of FINDINGS 13: a
+	-- short or bogus request reaches an assert()). The request is given
+	-- 300 ms: a device that processes it does so within microseconds.
+	local BAD_REQUESTS = {
+		["request-shorter-than-header"] = function(d)
+			local hdr = string.pack("<I4I4", 40, FUSE_GETATTR)
+			return d:submit(d.lay.req, hdr, 256)
+		end,
+		["request-unique-zero"] = function(d)
+			local hdr = string.pack("<I4I4I8I8I4I4I4I2I2", 40 + 16,
+			                        FUSE_GETATTR, 0, FUSE_ROOT_ID, 0, 0, 0,
+			                        0, 0)
+			return d:submit(d.lay.req, hdr .. string.rep("\0", 16), 256)
+		end,
+	}
+	for _, name in ipairs({ "request-shorter-than-header",
+	                        "request-unique-zero" }) do
+		case {
+			id = ("virtio/fs/%s-%s"):format(name, lay),
+			spec = "virtio#sec-device-types-file-system-device-device-" ..
+			       "operation-device-operation-request-queues",
+			level = "ROBUST",
+			quote = [[\field{in} is the common header for all types of FUSE requests.]],
+			needs = { device = "fs" },
+			run = function(t)
+				local d = virtio.device(t, { packed = packed })
+				d:fuse_init()
+				local tok = BAD_REQUESTS[name](d)
+				local used = d:wait(tok, 300)
+				t:note("used length: " .. tostring(used))
+				d:responsive(name)
+				d:check_memory()
+			end,
+		}
+	end
 end

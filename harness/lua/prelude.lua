@@ -1078,6 +1078,179 @@ function D:work(o)
 	            " device")
 end
 
+-- ---- a small front-end for the control-plane files that do I/O -----------
+-- vhost.fe_helpers() returns the small front-end that
+-- cases/vhost-user/backend-channel.lua, dirty-log.lua, inflight.lua,
+-- status-reset.lua, device-state.lua and robustness.lua share (a case
+-- file sees only its own locals): set-up requests acked where REPLY_ACK is
+-- in force, one memfd region with the device's rings started (fe_start),
+-- kicks, reaping, one blk request or net frame, and "some I/O" that makes
+-- the device write guest memory.
+function vhost.fe_helpers()
+	local F_LOG_ALL = 1 << 26
+	local F_PROTOCOL_FEATURES = 1 << 30
+	local VRING_F_LOG = 1
+
+	-- A set-up request: acked when REPLY_ACK is in force, else only sent.
+	local setup = virtio.step
+
+	-- The rings a device's first request goes through: net RX 0 and TX 1,
+	-- blk its request queue 0; nil for a device this part drives no I/O on.
+	local IO_QUEUES = { net = { 0, 1 }, blk = { 0 } }
+
+	-- fe_start(t [, opts]) -> fe: one memfd region (opts.gpa, opts.mem_size),
+	-- SET_MEM_TABLE, and the device's rings set up, enabled and started
+	-- (opts.log: VHOST_VRING_F_LOG; opts.call = false: no call fd; opts.kick =
+	-- false: none either, the ring is started by VHOST_USER_VRING_KICK).
+	-- SKIPs on devices without I/O here.
+	local function fe_start(t, opts)
+		opts = opts or {}
+		local qs = IO_QUEUES[t.device or ""]
+		if not qs then
+			t:skip("no I/O helper for device " .. tostring(t.device))
+		end
+		local fe = { mem = gmem.new(), q = {}, kick = {}, call = {},
+		             gpa = opts.gpa or 0, t = t }
+		assert(fe.mem:add_region(fe.gpa, opts.mem_size or (1 << 20)))
+		setup(t, vhost.msg("SET_MEM_TABLE", { regions = fe.mem:regions() }),
+		      "SET_MEM_TABLE")
+		for _, i in ipairs(qs) do
+			local q = assert(ring.split(fe.mem, opts.num or 64,
+			                            1 << ring.F_VERSION_1))
+			local a = q:addrs()
+			fe.q[i] = q
+			setup(t, vhost.msg("SET_VRING_NUM", { index = i, num = a.num }),
+			      "SET_VRING_NUM")
+			setup(t, vhost.msg("SET_VRING_BASE", { index = i, num = 0 }),
+			      "SET_VRING_BASE")
+			setup(t, vhost.msg("SET_VRING_ADDR", {
+				index = i, flags = opts.log and VRING_F_LOG or 0,
+				desc = a.desc, used = a.used, avail = a.avail,
+				log = a.used_gpa }), "SET_VRING_ADDR")
+			if opts.call ~= false then
+				fe.call[i] = fdzoo.new("eventfd-nonblock")
+				setup(t, vhost.msg("SET_VRING_CALL",
+				                   { index = i, fd = fe.call[i] }),
+				      "SET_VRING_CALL")
+			end
+			if opts.kick ~= false then
+				fe.kick[i] = fdzoo.new("eventfd-nonblock")
+				setup(t, vhost.msg("SET_VRING_KICK",
+				                   { index = i, fd = fe.kick[i] }),
+				      "SET_VRING_KICK")
+			end
+			local acked = t.hs and t.hs.acked_features or 0
+			if acked & F_PROTOCOL_FEATURES ~= 0 then
+				setup(t, vhost.msg("SET_VRING_ENABLE",
+				                   { index = i, num = 1 }),
+				      "SET_VRING_ENABLE")
+			end
+		end
+		return fe
+	end
+
+	-- Publish what was added to ring i and kick it (eventfd or in-band).
+	local function fe_kick(fe, i)
+		fe.q[i]:publish()
+		if fe.kick[i] then
+			fe.kick[i]:signal()
+		else
+			fe.t:send(vhost.msg("VRING_KICK", { index = i, num = 0 }))
+		end
+	end
+
+	-- Wait up to ms (or fe.reap_ms, or 1 s) for a used buffer on ring i:
+	-- token, len | nil, why.
+	local function fe_reap(fe, i, ms)
+		local t = fe.t
+		ms = ms or fe.reap_ms or 1000
+		local stop = t:now_ms() + ms
+		repeat
+			local token, len = fe.q[i]:reap()
+			if token then
+				return token, len
+			end
+			if len then
+				return nil, "device error: " .. len
+			end
+			t:sleep(2)
+		until t:now_ms() > stop
+		return nil, "no used buffer within " .. ms .. " ms"
+	end
+
+	-- One virtio-blk request (type 0 IN, 1 OUT): status, used len, data read
+	-- | nil, why.
+	local function blk_io(fe, type_, sector, len, data)
+		local m = fe.mem
+		local hdr = assert(m:alloc(16))
+		local buf = assert(m:alloc(len, 512))
+		local st = assert(m:alloc(1))
+		m:write(hdr, string.pack("<I4I4I8", type_, 0, sector))
+		if data then
+			m:write(buf, data)
+		end
+		m:write(st, "\xff")
+		assert(fe.q[0]:add{ { gpa = hdr, len = 16 },
+		                    { gpa = buf, len = len, write = type_ == 0 },
+		                    { gpa = st, len = 1, write = true }, token = 1 })
+		fe_kick(fe, 0)
+		local token, ulen = fe_reap(fe, 0)
+		if not token then
+			return nil, ulen
+		end
+		return m:read(st, 1):byte(), ulen, m:read(buf, len), buf
+	end
+
+	-- One net frame out on TX 1 (with an RX buffer posted on 0 for the loop
+	-- back): used len of the TX chain | nil, why.
+	local function net_tx(fe, frame)
+		local m = fe.mem
+		local rx = assert(m:alloc(2048))
+		assert(fe.q[0]:add{ { gpa = rx, len = 2048, write = true }, token = 2 })
+		fe_kick(fe, 0)
+		local tx = assert(m:alloc(12 + #frame))
+		m:write(tx, string.rep("\0", 12) .. frame)
+		assert(fe.q[1]:add{ { gpa = tx, len = 12 + #frame }, token = 3 })
+		fe_kick(fe, 1)
+		local token, ulen = fe_reap(fe, 1)
+		if not token then
+			return nil, ulen
+		end
+		return ulen, rx
+	end
+
+	-- A minimal Ethernet frame: broadcast, ethertype 0x88b5 (local
+	-- experimental), 46 bytes of pattern.
+	local FRAME = string.rep("\xff", 6) .. "\x52\x54\x00\xaa\xbb\xcc" ..
+	              "\x88\xb5" .. string.rep("vu-conform", 5):sub(1, 46)
+
+	-- Some I/O that makes the device write guest memory: a blk read, or a
+	-- net frame (TX used ring; RX buffer via the loop back). -> true | nil, why
+	local function fe_some_io(fe)
+		if fe.t.device == "blk" then
+			local st, why = blk_io(fe, 0, 0, 4096)
+			return st ~= nil, why
+		end
+		local ulen, why = net_tx(fe, FRAME)
+		return ulen ~= nil, why
+	end
+
+	return {
+		F_LOG_ALL = F_LOG_ALL,
+		F_PROTOCOL_FEATURES = F_PROTOCOL_FEATURES,
+		VRING_F_LOG = VRING_F_LOG,
+		IO_QUEUES = IO_QUEUES,
+		FRAME = FRAME,
+		setup = setup,
+		fe_start = fe_start,
+		fe_kick = fe_kick,
+		fe_reap = fe_reap,
+		blk_io = blk_io,
+		net_tx = net_tx,
+		fe_some_io = fe_some_io,
+	}
+end
+
 -- ---- session and data-path helpers for the memory and ring cases ---------
 -- vhost.ring_helpers() returns the helpers cases/vhost-user/memory.lua,
 -- mem-slots.lua, vrings.lua, vring-fds.lua, ring-states.lua and

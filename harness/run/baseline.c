@@ -24,7 +24,7 @@ static char *trim(char *s)
 }
 
 static int baseline_add(struct baseline *b, const char *id, enum vuc_verdict v,
-			const char *reason, int line)
+			unsigned int accept, const char *reason, int line)
 {
 	struct baseline_entry *e;
 
@@ -42,16 +42,56 @@ static int baseline_add(struct baseline *b, const char *id, enum vuc_verdict v,
 		return -ENOMEM;
 	}
 	e->verdict = v;
+	e->accept = accept;
 	e->line = line;
 	b->n++;
 	return 0;
 }
 
+/*
+ * "FAIL" or "FAIL|PASS": the first verdict into @v, all of them into
+ * @accept (1u << verdict). Only PASS, FAIL and SKIP, each at most once,
+ * no empty part. Cuts @word at each '|'.
+ */
+static int parse_verdicts(char *word, enum vuc_verdict *v, unsigned int *accept,
+			  const char **why)
+{
+	static const char bad[] = "is not PASS, FAIL or SKIP (or several of "
+				  "them joined by '|')";
+	enum vuc_verdict one;
+	char *w = word, *bar;
+	int n = 0;
+
+	*accept = 0;
+	for (;;) {
+		bar = strchr(w, '|');
+		if (bar)
+			*bar = '\0';
+		if (vuc_verdict_parse(w, &one) < 0 ||
+		    (one != VUC_PASS && one != VUC_FAIL && one != VUC_SKIP)) {
+			*why = bad;
+			return -EBADMSG;
+		}
+		if (*accept & (1u << one)) {
+			*why = "lists a verdict twice";
+			return -EBADMSG;
+		}
+		if (!n++)
+			*v = one;
+		*accept |= 1u << one;
+		if (!bar)
+			return n;
+		w = bar + 1;
+	}
+}
+
 int baseline_load(struct baseline *b, const char *path, char *err,
 		  size_t errcap)
 {
-	char *buf = NULL, *p, *id, *word, *reason;
-	enum vuc_verdict v;
+	char *buf = NULL, *p, *id, *word, *reason, *shown = NULL;
+	const char *why = NULL;
+	enum vuc_verdict v = VUC_PASS;
+	unsigned int accept = 0;
 	size_t cap = 0;
 	int ret = 0, line = 0;
 	size_t i;
@@ -89,13 +129,18 @@ int baseline_load(struct baseline *b, const char *path, char *err,
 			ret = -EBADMSG;
 			goto out;
 		}
-		if (vuc_verdict_parse(word, &v) < 0 ||
-		    (v != VUC_PASS && v != VUC_FAIL && v != VUC_SKIP)) {
-			snprintf(err, errcap,
-				 "%s:%d: verdict \"%s\" is not PASS, FAIL or "
-				 "SKIP",
-				 path, line, word);
-			ret = -EBADMSG;
+		/* parse_verdicts() cuts the word: keep it for the message */
+		free(shown);
+		shown = strdup(word);
+		if (!shown) {
+			ret = -ENOMEM;
+			snprintf(err, errcap, "%s: out of memory", path);
+			goto out;
+		}
+		ret = parse_verdicts(word, &v, &accept, &why);
+		if (ret < 0) {
+			snprintf(err, errcap, "%s:%d: verdict \"%s\" %s", path,
+				 line, shown, why);
 			goto out;
 		}
 		for (i = 0; i < b->n; i++) {
@@ -108,7 +153,8 @@ int baseline_load(struct baseline *b, const char *path, char *err,
 				goto out;
 			}
 		}
-		ret = baseline_add(b, id, v, reason, line);
+		ret = baseline_add(b, id, v, ret > 1 ? accept : 0, reason,
+				   line);
 		if (ret < 0) {
 			snprintf(err, errcap, "%s: out of memory", path);
 			goto out;
@@ -121,6 +167,7 @@ int baseline_load(struct baseline *b, const char *path, char *err,
 	}
 	ret = (int)b->n;
 out:
+	free(shown);
 	free(buf);
 	fclose(f);
 	if (ret < 0)
@@ -149,6 +196,13 @@ int baseline_apply(const struct baseline_entry *e, struct vuc_result *r)
 	r->baseline_reason = strdup(e->reason);
 	if (!r->baseline_reason)
 		return -ENOMEM;
+	/* FAIL|PASS: the outcome varies from run to run; either is known */
+	if (r->verdict < VUC_VERDICT_COUNT &&
+	    (e->accept & (1u << r->verdict))) {
+		if (r->verdict == VUC_FAIL)
+			r->verdict = VUC_XFAIL;
+		return 0;
+	}
 	if (e->verdict == VUC_FAIL && r->verdict == VUC_FAIL) {
 		r->verdict = VUC_XFAIL;
 	} else if (e->verdict == VUC_FAIL && r->verdict == VUC_PASS) {

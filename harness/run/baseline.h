@@ -8,9 +8,13 @@
  *
  *	CASE-ID  VERDICT  REASON...
  *
- * VERDICT is PASS, FAIL or SKIP (any case); REASON is free text to the end
- * of the line (why it is expected so: a bug number, "not implemented").
- * --write-baseline writes this format from a run.
+ * VERDICT is PASS, FAIL or SKIP (any case), or several of them joined by
+ * '|' (FAIL|PASS) for a case whose outcome on this target is truly random
+ * (an out-of-bounds write whose effect depends on the heap's layout): any
+ * of them matches, and REASON should say why the outcome varies. REASON is
+ * free text to the end of the line (why it is expected so: a bug number,
+ * "not implemented"). --write-baseline writes this format from a run (one
+ * verdict per line: a FAIL|PASS line is re-added by hand after review).
  */
 #ifndef VUC_RUN_BASELINE_H
 #define VUC_RUN_BASELINE_H
@@ -23,10 +27,12 @@
 
 struct baseline_entry {
 	char *id;
-	enum vuc_verdict verdict;
-	char *reason; /* "" when the line has none */
+	enum vuc_verdict verdict; /* the first one the line lists */
+	char *reason;		  /* "" when the line has none */
 	int line;
 	bool used; /* a case of the run matched it */
+	/* every verdict the line lists, as 1u << verdict; 0: verdict only */
+	unsigned int accept;
 };
 
 struct baseline {
@@ -40,7 +46,8 @@ struct baseline {
  *
  * Return: the number of entries, or -errno from open / read (-ENOENT,
  * -EACCES, ...), -EBADMSG (a malformed line, an ERROR/XFAIL/XPASS verdict,
- * a duplicate id: @err says which), -ENOMEM. On failure @b is empty.
+ * a verdict listed twice in one line, a duplicate id: @err says which),
+ * -ENOMEM. On failure @b is empty.
  */
 int baseline_load(struct baseline *b, const char *path, char *err,
 		  size_t errcap);
@@ -55,7 +62,10 @@ struct baseline_entry *baseline_find(struct baseline *b, const char *id);
  *
  * A FAIL line turns FAIL into XFAIL and PASS into XPASS (a difference);
  * any other mismatch is a difference and keeps the verdict; ERROR stays
- * ERROR. r->baseline_reason gets the line's reason.
+ * ERROR. A line with alternatives (FAIL|PASS) matches any of them: FAIL
+ * becomes XFAIL, the others stay as they are; a verdict it does not list
+ * is judged against its first one as above. r->baseline_reason gets the
+ * line's reason.
  *
  * Return: 0 or -ENOMEM.
  */

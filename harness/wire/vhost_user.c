@@ -1383,10 +1383,6 @@ int vhost_user_check_reply(enum vhost_user_dir dir,
 			    "the reply flag (bit 2) is not set on the reply "
 			    "to %s (flags 0x%" PRIx32 ")",
 			    r->name, reply->hdr.flags);
-	if (reply->hdr.flags & VHOST_USER_NEED_REPLY_MASK)
-		return fail(why, -EBADMSG,
-			    "need_reply (bit 3) is set on the reply to %s",
-			    r->name);
 
 	if ((r->flags & VHOST_USER_RULE_REPLY_MAY_BE_EMPTY) && size == 0) {
 		/* GET_CONFIG's error, DPDK's SET_LOG_BASE answer */
@@ -1444,6 +1440,15 @@ int vhost_user_check_reply(enum vhost_user_dir dir,
 			&warns, &wfirst, VHOST_USER_WARN_RESERVED_FLAGS,
 			"flag bits 4-31 are set on a reply; the spec defines "
 			"bits 0-3 only (QEMU refuses such replies)");
+	/* Bit 3 is defined for "the sender" of a request; the spec says
+	 * nothing of it on a reply (libvhost-user echoes the request's
+	 * flags, QEMU's front-end refuses them): legal, but worth a word. */
+	if (reply->hdr.flags & VHOST_USER_NEED_REPLY_MASK)
+		add_warning(&warns, &wfirst,
+			    VHOST_USER_WARN_NEED_REPLY_ON_REPLY,
+			    "need_reply (bit 3) is set on a reply; the spec "
+			    "defines it for requests (QEMU refuses such "
+			    "replies)");
 	if (warns && why)
 		*why = wfirst;
 	return (int)warns;

@@ -713,6 +713,8 @@ enum vhost_user_warning {
 	VHOST_USER_WARN_RESERVED_FIELD = 1 << 3,
 	/* a request the spec deprecates (RESET_OWNER) */
 	VHOST_USER_WARN_DEPRECATED = 1 << 4,
+	/* need_reply (bit 3) on a reply: defined for requests only */
+	VHOST_USER_WARN_NEED_REPLY_ON_REPLY = 1 << 5,
 };
 
 /**

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "run/baseline.h"
 #include "run/outputs.h"
 #include "run/result.h"
@@ -336,6 +337,50 @@ START_TEST(test_baseline_load)
 	ck_assert_ptr_nonnull(strstr(err, "listed already on line 1"));
 	unlink(p);
 
+	/* FAIL|PASS: a case whose outcome on the target is random */
+	p = write_tmp("a/b FAIL|PASS heap layout\nc/d skip|Pass|FAIL\n");
+	ck_assert_int_eq(baseline_load(&b, p, err, sizeof(err)), 2);
+	ck_assert_int_eq(b.v[0].verdict, VUC_FAIL);
+	ck_assert_uint_eq(b.v[0].accept, 1u << VUC_FAIL | 1u << VUC_PASS);
+	ck_assert_str_eq(b.v[0].reason, "heap layout");
+	ck_assert_int_eq(b.v[1].verdict, VUC_SKIP);
+	ck_assert_uint_eq(b.v[1].accept,
+			  1u << VUC_FAIL | 1u << VUC_PASS | 1u << VUC_SKIP);
+	baseline_free(&b);
+	unlink(p);
+
+	/* a single verdict keeps accept 0 (the verdict alone) */
+	p = write_tmp("a/b FAIL x\n");
+	ck_assert_int_eq(baseline_load(&b, p, err, sizeof(err)), 1);
+	ck_assert_uint_eq(b.v[0].accept, 0);
+	baseline_free(&b);
+	unlink(p);
+
+	{
+		static const char *const bad[] = {
+			"a/b FAIL|FAIL x\n",  "a/b FAIL| x\n",
+			"a/b |PASS x\n",      "a/b FAIL||PASS x\n",
+			"a/b FAIL|ERROR x\n", "a/b PASS|XFAIL x\n",
+		};
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			p = write_tmp(bad[i]);
+			ck_assert_int_eq(baseline_load(&b, p, err, sizeof(err)),
+					 -EBADMSG);
+			ck_assert_ptr_nonnull(strstr(err, ":1: verdict \""));
+			ck_assert_uint_eq(b.n, 0);
+			unlink(p);
+		}
+		p = write_tmp("a/b FAIL|FAIL x\n");
+		ck_assert_int_eq(baseline_load(&b, p, err, sizeof(err)),
+				 -EBADMSG);
+		ck_assert_ptr_nonnull(
+			strstr(err, "verdict \"FAIL|FAIL\" lists a verdict "
+				    "twice"));
+		unlink(p);
+	}
+
 	p = write_tmp("lonely\n");
 	ck_assert_int_eq(baseline_load(&b, p, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "has no verdict"));
@@ -348,11 +393,17 @@ START_TEST(test_baseline_load)
 }
 END_TEST
 
-static void apply(enum vuc_verdict line, enum vuc_verdict got,
-		  enum vuc_verdict want, bool diff)
+/* @accept: the line's alternatives (0: @first alone) */
+static void apply_alt(enum vuc_verdict first, unsigned int accept,
+		      enum vuc_verdict got, enum vuc_verdict want, bool diff)
 {
-	struct baseline_entry e = { (char *)"x", line, (char *)"why", 1,
-				    false };
+	struct baseline_entry e = {
+		.id = (char *)"x",
+		.verdict = first,
+		.reason = (char *)"why",
+		.line = 1,
+		.accept = accept,
+	};
 	struct vuc_result r;
 
 	memset(&r, 0, sizeof(r));
@@ -360,11 +411,21 @@ static void apply(enum vuc_verdict line, enum vuc_verdict got,
 	ck_assert_int_eq(baseline_apply(&e, &r), 0);
 	ck_assert_int_eq(r.verdict, want);
 	ck_assert_int_eq(r.baseline_diff, diff);
+	if (got != VUC_ERROR)
+		ck_assert_str_eq(r.baseline_reason, "why");
 	vuc_result_free(&r);
+}
+
+static void apply(enum vuc_verdict line, enum vuc_verdict got,
+		  enum vuc_verdict want, bool diff)
+{
+	apply_alt(line, 0, got, want, diff);
 }
 
 START_TEST(test_baseline_apply)
 {
+	const unsigned int fail_pass = 1u << VUC_FAIL | 1u << VUC_PASS;
+
 	apply(VUC_FAIL, VUC_FAIL, VUC_XFAIL, false);
 	apply(VUC_FAIL, VUC_PASS, VUC_XPASS, true);
 	apply(VUC_FAIL, VUC_SKIP, VUC_SKIP, true);
@@ -373,6 +434,16 @@ START_TEST(test_baseline_apply)
 	apply(VUC_SKIP, VUC_SKIP, VUC_SKIP, false);
 	apply(VUC_SKIP, VUC_PASS, VUC_PASS, true);
 	apply(VUC_PASS, VUC_ERROR, VUC_ERROR, false);
+	/* FAIL|PASS: either matches (FAIL shown as XFAIL, PASS not as
+	 * XPASS); SKIP is not listed: a difference */
+	apply_alt(VUC_FAIL, fail_pass, VUC_FAIL, VUC_XFAIL, false);
+	apply_alt(VUC_FAIL, fail_pass, VUC_PASS, VUC_PASS, false);
+	apply_alt(VUC_FAIL, fail_pass, VUC_SKIP, VUC_SKIP, true);
+	apply_alt(VUC_FAIL, fail_pass, VUC_ERROR, VUC_ERROR, false);
+	apply_alt(VUC_PASS, 1u << VUC_PASS | 1u << VUC_SKIP, VUC_FAIL, VUC_FAIL,
+		  true);
+	apply_alt(VUC_PASS, 1u << VUC_PASS | 1u << VUC_SKIP, VUC_SKIP, VUC_SKIP,
+		  false);
 }
 END_TEST
 
