@@ -6,30 +6,11 @@
  *
  * The input picks requests and their fields; the harness keeps the framing
  * valid (sizes from the rule table, fds of the kind each request wants)
- * unless the input asks for a lie. Format (also in fuzz/README.md):
- *
- *   byte 0	setup: bit 0 blk (else net), bit 1 two queues (pairs)
- *   then ops, each one op byte o, kind o % 16, until the input ends:
- *   0-8   MSG	code u8, flags u8, [size u16 if flags & 0x02],
- *			[fds u8 if flags & 0x04: count low nibble (max 12),
- *			kind high nibble, see fdk], then the payload: with
- *			a size, that many bytes (at most 4096 are sent);
- *			else shaped by the rule (its size; SET_MEM_TABLE:
- *			nregions u8 % 9 first; config: offset u32, size u8,
- *			flags u32 first)
- *		flags: 0x01 need_reply, 0x08 version (flags >> 4 & 3),
- *		0x40 reply bit, 0x80 flag bit 31
- *   9     SPLIT	cut u8, then as MSG: the message goes out in two
- *		sendmsg() calls cut at byte cut % (its length), the fds on
- *		the second (a stream reader must reassemble it)
- *   10    KICK	u8: write 1 to the n-th eventfd the harness sent
- *   11    GUEST	offset u16, len u8, bytes: write guest memory
- *   12    SHRINK	u8: ftruncate the last memfd sent to u8 * 256 bytes
- *   13    CLOSE	close the harness's end of the last pipe / socket
- *   14    RAW	len u8, bytes: sent as they are, then the harness hangs
- *		up; the sequence ends
- *   15    FEED	u8: bit 0 a valid state blob (else len u8 + bytes),
- *		into the last pipe write end kept, which is then closed
+ * unless the input asks for a lie. The format, its decoder and the wire
+ * oracles are shared with the black-box fuzzer (`vu-conform fuzz`):
+ * harness/fe/seq.h. Byte 0 picks the back-end (bit 0 blk, else net; bit 1
+ * two queue pairs), then ops: MSG, SPLIT, KICK, GUEST, SHRINK, CLOSE, RAW,
+ * FEED.
  *
  * Oracles, each named for what it protects (a failure aborts):
  * - no crash, hang (libFuzzer -timeout), leak or fd left open when the
@@ -63,36 +44,16 @@
 #include "bugs.h"
 #include "common/util.h"
 #include "fe/frame.h"
+#include "fe/seq.h"
 #include "fuzz_util.h"
 #include "ring/vq.h"
 #include "transport/chan.h"
 #include "transport/fdzoo.h"
 #include "wire/vhost_user.h"
 
-#define MAX_OPS 24
 #define MAX_OWN 96
-#define GUEST_SIZE 0x100000u /* what vu-conform's front-end maps */
+#define GUEST_SIZE SEQ_GUEST_SIZE
 #define BLK_SIZE 8192u
-
-/* The fd kinds an input can ask for (high nibble of the fds byte). */
-enum fdk {
-	FDK_DEFAULT,
-	FDK_EVENTFD,
-	FDK_PIPE_R,
-	FDK_PIPE_W,
-	FDK_PKT_PIPE_R,
-	FDK_PKT_PIPE_W,
-	FDK_MEMFD,
-	FDK_MEMFD_EMPTY,
-	FDK_MEMFD_SEALED,
-	FDK_SOCKET,
-	FDK_SOCKET_WIDOWED,
-	FDK_DEV_NULL,
-	FDK_DEV_FULL,
-	FDK_WIDOWED_PIPE_W,
-	FDK_GUEST,
-	FDK_WIDOWED_PIPE_R,
-};
 
 enum own_role {
 	OWN_SENT,  /* our copy of an fd we sent */
@@ -219,47 +180,31 @@ static void keep(int fd, enum own_role role, enum fdzoo_kind kind)
 }
 
 /* A new fd of @k to send; our copy and any other end are kept. */
-static int make_fd(enum fdk k)
+static int make_fd(enum seq_fdk k)
 {
-	static const struct {
-		enum fdzoo_kind kind;
-		size_t size;
-	} map[] = {
-		[FDK_EVENTFD] = { FDZOO_EVENTFD, 0 },
-		[FDK_PIPE_R] = { FDZOO_PIPE_READ, 0 },
-		[FDK_PIPE_W] = { FDZOO_PIPE_WRITE, 0 },
-		[FDK_PKT_PIPE_R] = { FDZOO_PACKET_PIPE_READ, 0 },
-		[FDK_PKT_PIPE_W] = { FDZOO_PACKET_PIPE_WRITE, 0 },
-		[FDK_MEMFD] = { FDZOO_MEMFD, 0x4000 },
-		[FDK_MEMFD_EMPTY] = { FDZOO_MEMFD, 0 },
-		[FDK_MEMFD_SEALED] = { FDZOO_MEMFD_SEALED, GUEST_SIZE },
-		[FDK_SOCKET] = { FDZOO_SOCKET, 0 },
-		[FDK_SOCKET_WIDOWED] = { FDZOO_SOCKET, 0 },
-		[FDK_DEV_NULL] = { FDZOO_DEV_NULL, 0 },
-		[FDK_DEV_FULL] = { FDZOO_DEV_FULL, 0 },
-		[FDK_WIDOWED_PIPE_W] = { FDZOO_WIDOWED_PIPE_WRITE, 0 },
-		[FDK_WIDOWED_PIPE_R] = { FDZOO_WIDOWED_PIPE_READ, 0 },
-	};
+	enum fdzoo_kind kind;
 	int fd, other = -1;
+	size_t size;
+	bool widow;
 
-	if (k == FDK_GUEST || k == FDK_DEFAULT) {
+	kind = seq_fdk_zoo(k, &size, &widow);
+	if (kind == FDZOO_CLOSED) {
 		guest_dirty = true;
 		return guest_fd; /* shared, never closed per exec */
 	}
 	if (nown + 2 > MAX_OWN)
 		return -1;
-	fd = fdzoo_new(map[k].kind, map[k].size, &other);
+	fd = fdzoo_new(kind, size, &other);
 	if (fd < 0)
 		return -1;
-	keep(fd, OWN_SENT, map[k].kind);
+	keep(fd, OWN_SENT, kind);
 	if (other >= 0) {
-		if (k == FDK_SOCKET_WIDOWED)
+		if (widow)
 			close(other);
 		else
 			keep(other,
-			     map[k].kind == FDZOO_PIPE_READ ||
-					     map[k].kind ==
-						     FDZOO_PACKET_PIPE_READ
+			     kind == FDZOO_PIPE_READ ||
+					     kind == FDZOO_PACKET_PIPE_READ
 				     ? OWN_PEER_W
 				     : OWN_PEER,
 			     FDZOO_OTHER);
@@ -267,162 +212,7 @@ static int make_fd(enum fdk k)
 	return fd;
 }
 
-/* The kind a request wants when the input does not say. */
-static enum fdk default_kind(uint32_t code, const uint8_t *payload)
-{
-	uint32_t dir;
-
-	switch (code) {
-	case VHOST_USER_SET_MEM_TABLE:
-	case VHOST_USER_ADD_MEM_REG:
-	case VHOST_USER_REM_MEM_REG:
-		return FDK_GUEST;
-	case VHOST_USER_SET_LOG_BASE:
-	case VHOST_USER_SET_INFLIGHT_FD:
-		return FDK_MEMFD;
-	case VHOST_USER_SET_BACKEND_REQ_FD:
-	case VHOST_USER_GPU_SET_SOCKET:
-		/* widowed: a request on it fails at once, never waits */
-		return FDK_SOCKET_WIDOWED;
-	case VHOST_USER_SET_DEVICE_STATE_FD:
-		memcpy(&dir, payload, sizeof(dir));
-		return dir == VHOST_USER_TRANSFER_STATE_DIRECTION_LOAD
-			       ? FDK_PIPE_R
-			       : FDK_PIPE_W;
-	default:
-		return FDK_EVENTFD;
-	}
-}
-
-/* How many fds the rule wants with this payload. */
-static unsigned int default_nfds(const struct vhost_user_rule *r,
-				 const struct vhost_user_msg *m)
-{
-	uint64_t u64;
-	uint32_t n;
-
-	if (!r)
-		return 0;
-	switch (r->fds) {
-	case VHOST_USER_FDS_ONE:
-	case VHOST_USER_FDS_OPTIONAL:
-		return 1;
-	case VHOST_USER_FDS_ONE_UNLESS_NOFD:
-		memcpy(&u64, m->payload, sizeof(u64));
-		return u64 & VHOST_USER_VRING_NOFD_MASK ? 0 : 1;
-	case VHOST_USER_FDS_PER_REGION:
-		memcpy(&n, m->payload, sizeof(n));
-		return n > VHOST_USER_MAX_FDS ? VHOST_USER_MAX_FDS : n;
-	case VHOST_USER_FDS_ONE_IF_FEATURE:
-		return be->proto >> r->fd_feature & 1;
-	default:
-		return 0;
-	}
-}
-
 /* ---- the message ------------------------------------------------------------- */
-
-/* Payload from the input, shaped by the rule; returns its size. */
-static uint32_t build_payload(struct fz_in *in, const struct vhost_user_rule *r,
-			      uint8_t *p)
-{
-	uint32_t n, size, off;
-
-	if (!r)
-		size = fz_u8(in);
-	else if (r->size_rule == VHOST_USER_SIZE_MEM_TABLE) {
-		n = fz_u8(in) % (VHOST_USER_MAX_MEM_REGIONS + 1);
-		memcpy(p, &n, sizeof(n));
-		memset(p + 4, 0, 4);
-		fz_bytes(in, p + 8, n * sizeof(struct vhost_user_mem_region));
-		return 8 + n * (uint32_t)sizeof(struct vhost_user_mem_region);
-	} else if (r->size_rule == VHOST_USER_SIZE_MEM_REGION) {
-		size = sizeof(struct vhost_user_single_mem_region);
-	} else if (r->size_rule == VHOST_USER_SIZE_CONFIG) {
-		off = fz_u32(in);
-		n = fz_u8(in);
-		memcpy(p, &off, 4);
-		memcpy(p + 4, &n, 4);
-		fz_bytes(in, p + 8, 4 + n);
-		return VHOST_USER_CONFIG_HDR_SIZE + n;
-	} else {
-		size = r->size;
-	}
-	if (size > VHOST_USER_PAYLOAD_MAX)
-		size = VHOST_USER_PAYLOAD_MAX;
-	fz_bytes(in, p, size);
-	return size;
-}
-
-/* Is this request, as sent, something no back-end may carry out? */
-static bool must_fail(const struct vhost_user_msg *m, unsigned int nfds_sent,
-		      uint64_t proto)
-{
-	const struct vhost_user_rule *r;
-	struct vhost_user_msg c = *m;
-	uint32_t index;
-	uint64_t u64;
-
-	if (nfds_sent > VHOST_USER_MAX_FDS)
-		return true; /* the rest were dropped: it is not whole */
-	if (vhost_user_check_request(&c, VHOST_USER_FROM_FRONTEND, proto,
-				     NULL) < 0)
-		return true;
-	r = vhost_user_rule_find(VHOST_USER_FROM_FRONTEND, m->hdr.request);
-	if (r && (r->flags & VHOST_USER_RULE_VRING_INDEX)) {
-		if (r->layout == VHOST_USER_LAYOUT_VRING_FD) {
-			memcpy(&u64, m->payload, sizeof(u64));
-			index = (uint32_t)(u64 & VHOST_USER_VRING_IDX_MASK);
-		} else {
-			memcpy(&index, m->payload, sizeof(index));
-		}
-		if (index >= be->nvrings)
-			return true;
-	}
-	return false;
-}
-
-/* A region that runs past the end of its file cannot be mapped. */
-static bool maps_past_eof(const struct vhost_user_msg *m)
-{
-	struct vhost_user_mem_region reg;
-	unsigned int i, n = 0, at = 8;
-	struct stat st;
-
-	if (m->hdr.request == VHOST_USER_SET_MEM_TABLE)
-		memcpy(&n, m->payload, sizeof(n));
-	else if (m->hdr.request == VHOST_USER_ADD_MEM_REG)
-		n = 1;
-	for (i = 0; i < n && i < m->nfds; i++, at += sizeof(reg)) {
-		memcpy(&reg, m->payload + at, sizeof(reg));
-		if (fstat(m->fds[i], &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (reg.mmap_offset + reg.size < reg.mmap_offset ||
-		    reg.mmap_offset + reg.size > (uint64_t)st.st_size)
-			return true;
-	}
-	return false;
-}
-
-/* Does this reply say "done" (rather than "failed")? */
-static bool reply_success(const struct vhost_user_msg *rep)
-{
-	uint64_t v = 0;
-
-	switch (rep->hdr.request) {
-	case VHOST_USER_GET_CONFIG:
-		return rep->hdr.size != 0;
-	case VHOST_USER_SET_DEVICE_STATE_FD:
-		memcpy(&v, rep->payload, sizeof(v));
-		return rep->hdr.size == 8 &&
-		       !(v & VHOST_USER_DEVICE_STATE_STATUS_MASK);
-	default:
-		if (rep->hdr.size != 8)
-			return true; /* a body: the request was carried out */
-		memcpy(&v, rep->payload, sizeof(v));
-		return v == 0;
-	}
-}
 
 static int base_guarded(struct backend *b, void *arg)
 {
@@ -433,60 +223,26 @@ static int base_guarded(struct backend *b, void *arg)
 }
 
 struct sent {
-	struct vhost_user_msg m; /* as sent (fds: numbers only) */
-	unsigned int nfds;	 /* as sent, possibly more than m.nfds */
-	enum fdzoo_kind kind;	 /* of the first fd */
-	uint64_t proto;		 /* in force when it was sent */
-	bool fail;		 /* must not succeed */
+	struct seq_sent s; /* the message, for the shared wire oracles */
 	uint8_t config[BACKEND_CONFIG_SIZE];
 };
 
-/* Judge the replies to @s and the state it left. */
-static void judge(const struct sent *s, struct vhost_user_msg *reps,
+/* Judge the replies to @sent and the state it left. */
+static void judge(const struct sent *sent, struct vhost_user_msg *reps,
 		  unsigned int nrep)
 {
+	const struct seq_sent *s = &sent->s;
 	const struct vhost_user_hdr *h = &s->m.hdr;
-	const struct vhost_user_rule *r;
-	const char *why = NULL;
+	const char *why = NULL, *oracle = NULL;
 	unsigned int i;
 	uint32_t index;
-	bool ack_form;
-	int expect;
 
-	expect = vhost_user_reply_expected(VHOST_USER_FROM_FRONTEND, h,
-					   s->proto);
-	if (nrep > 1)
-		fz_fail("%u replies to request %u", nrep, h->request);
-	if (!be->closed && expect == 1 && nrep == 0)
-		fz_fail("no reply to request %u (flags 0x%x), one is due",
-			h->request, h->flags);
-	if (expect == 0 && nrep && !s->fail)
-		fz_fail("a reply to request %u (flags 0x%x), none is due",
-			h->request, h->flags);
-	r = vhost_user_rule_find(VHOST_USER_FROM_FRONTEND, h->request);
-	/* an IF_FEATURE request without its feature is answered with an
-	 * ack, which check_reply() (it is not told the features) would
-	 * take for a short body */
-	ack_form = r && r->reply == VHOST_USER_REPLY_IF_FEATURE &&
-		   !(s->proto >> r->reply_feature & 1);
+	/* the wire oracles any back-end must satisfy (fe/seq.h) */
+	if (seq_judge(s, reps, nrep, be->closed, &oracle, &why) < 0)
+		fz_fail("%s: %s", oracle, why);
 	for (i = 0; i < nrep; i++) {
-		if (!(ack_form && reps[i].hdr.size == 8) &&
-		    vhost_user_check_reply(VHOST_USER_FROM_FRONTEND, h,
-					   &reps[i], &why) < 0 &&
-		    expect >= 0)
-			fz_fail("reply to request %u: %s", h->request, why);
-		if (s->fail && reply_success(&reps[i]))
-			fz_fail("request %u must fail, yet it was answered "
-				"with success",
-				h->request);
-		if (h->request == VHOST_USER_SET_VRING_CALL && !s->fail &&
-		    s->nfds == 1 &&
-		    (s->kind == FDZOO_EVENTFD || s->kind == FDZOO_PIPE_WRITE ||
-		     s->kind == FDZOO_SOCKET) &&
-		    reps[i].hdr.size == 8 && !reply_success(&reps[i]))
-			fz_fail("SET_VRING_CALL with a legal fd was refused");
 		if (h->request == VHOST_USER_CHECK_DEVICE_STATE && save_bad &&
-		    reply_success(&reps[i]))
+		    seq_reply_success(&reps[i]))
 			fz_fail("CHECK_DEVICE_STATE says 0 after a SAVE into "
 				"an fd that fails writes");
 		if (h->request == VHOST_USER_GET_VRING_BASE && !s->fail &&
@@ -510,7 +266,7 @@ static void judge(const struct sent *s, struct vhost_user_msg *reps,
 		}
 	}
 	if (h->request == VHOST_USER_SET_DEVICE_STATE_FD && nrep &&
-	    reply_success(&reps[0])) {
+	    seq_reply_success(&reps[0])) {
 		uint32_t dir;
 
 		memcpy(&dir, s->m.payload, sizeof(dir));
@@ -544,7 +300,7 @@ static void judge(const struct sent *s, struct vhost_user_msg *reps,
 		fz_fail("a log that could not be mapped is kept");
 	if (h->request == VHOST_USER_SET_CONFIG && s->m.hdr.size >= 12 &&
 	    !(s->m.payload[8] & VHOST_USER_CONFIG_LIVE_MIGRATION) &&
-	    memcmp(s->config, be->config, sizeof(s->config)))
+	    memcmp(sent->config, be->config, sizeof(sent->config)))
 		fz_fail("SET_CONFIG without the live-migration flag changed "
 			"the config space (every field is read-only)");
 }
@@ -586,85 +342,51 @@ static unsigned int collect(struct vhost_user_msg *reps, unsigned int cap)
 	return n;
 }
 
-static int op_msg(struct fz_in *in, bool split)
+/* Does the vring index of @m name a vring the back-end has? */
+static bool vring_exists(const struct vhost_user_msg *m)
+{
+	uint64_t u64;
+
+	memcpy(&u64, m->payload, sizeof(u64));
+	return (u64 & VHOST_USER_VRING_IDX_MASK) < be->nvrings;
+}
+
+static int op_msg(const struct seq_op *op)
 {
 	static struct vhost_user_msg reps[3];
-	static struct sent s;
-	const struct vhost_user_rule *r;
+	static struct sent sent;
+	struct seq_sent *s = &sent.s;
 	uint8_t buf[VHOST_USER_MSG_MAX];
-	int fds[12];
-	uint32_t code, size;
+	int fds[SEQ_MAX_FDS];
 	unsigned int nfds, i, nrep;
-	enum fdk kind;
-	uint8_t flags, cut = 0;
-	size_t len;
+	size_t len = op->wire_len;
 	int ret;
 
-	if (split)
-		cut = fz_u8(in);
-	code = fz_u8(in);
-	flags = fz_u8(in);
-	r = vhost_user_rule_find(VHOST_USER_FROM_FRONTEND, code);
-	vhost_user_msg_init(&s.m);
-	s.m.hdr.request = code;
-	s.m.hdr.flags = VHOST_USER_VERSION;
-	if (flags & 0x01)
-		s.m.hdr.flags |= VHOST_USER_NEED_REPLY_MASK;
-	if (flags & 0x08)
-		s.m.hdr.flags = (s.m.hdr.flags & ~VHOST_USER_VERSION_MASK) |
-				((flags >> 4) & 3);
-	if (flags & 0x40)
-		s.m.hdr.flags |= VHOST_USER_REPLY_MASK;
-	if (flags & 0x80)
-		s.m.hdr.flags |= 1u << 31;
-	size = (flags & 0x02) ? fz_u16(in) : 0;
-	nfds = 0;
-	kind = FDK_DEFAULT;
-	if (flags & 0x04) {
-		uint8_t f = fz_u8(in);
-
-		nfds = f & 0x0f;
-		if (nfds > ARRAY_SIZE(fds))
-			nfds = ARRAY_SIZE(fds);
-		kind = f >> 4;
-	}
-	if (flags & 0x02) {
-		/* as the input says: traces replay this way */
-		s.m.hdr.size = size;
-		fz_bytes(in, s.m.payload,
-			 VUC_MIN(size, VHOST_USER_PAYLOAD_MAX));
-	} else {
-		s.m.hdr.size = build_payload(in, r, s.m.payload);
-	}
-	if (!(flags & 0x04))
-		nfds = default_nfds(r, &s.m);
-	if (kind == FDK_DEFAULT)
-		kind = default_kind(code, s.m.payload);
-	for (i = 0; i < nfds; i++) {
-		fds[i] = make_fd(kind);
+	s->m = op->m;
+	for (i = 0; i < op->nfds; i++) {
+		fds[i] = make_fd(op->fdk);
 		if (fds[i] < 0)
 			break;
 	}
 	nfds = i;
-	s.nfds = nfds;
-	s.kind = nfds ? fdzoo_kind_of(fds[0]) : FDZOO_CLOSED;
-	vhost_user_msg_attach_fds(&s.m, fds, VUC_MIN(nfds, VHOST_USER_MAX_FDS));
-	s.proto = be->proto;
-	s.fail = must_fail(&s.m, nfds, s.proto) || maps_past_eof(&s.m);
-	memcpy(s.config, be->config, sizeof(s.config));
+	s->nfds = nfds;
+	s->kind = nfds ? fdzoo_kind_of(fds[0]) : FDZOO_CLOSED;
+	vhost_user_msg_attach_fds(&s->m, fds,
+				  VUC_MIN(nfds, VHOST_USER_MAX_FDS));
+	s->proto = be->proto;
+	s->fail = seq_must_fail(&s->m, nfds, s->proto, be->nvrings);
+	s->vring_exists = vring_exists(&s->m);
+	memcpy(sent.config, be->config, sizeof(sent.config));
 
 	/* the bytes: the header, and what the size says (when it fits) */
-	len = VHOST_USER_HDR_SIZE;
-	memcpy(buf, &s.m.hdr, VHOST_USER_HDR_SIZE);
-	if (s.m.hdr.size <= VHOST_USER_PAYLOAD_MAX) {
-		memcpy(buf + len, s.m.payload, s.m.hdr.size);
-		len += s.m.hdr.size;
-	}
-	if (split && len > 1) {
+	memcpy(buf, &s->m.hdr, VHOST_USER_HDR_SIZE);
+	memcpy(buf + VHOST_USER_HDR_SIZE, s->m.payload,
+	       len - VHOST_USER_HDR_SIZE);
+	if (op->kind == SEQ_SPLIT && len > 1) {
 		/* a stream socket read stops where fds ride: the reader
 		 * sees the message in two parts */
 		struct chan_chunk c[2] = {
-			{ .buf = buf, .len = 1 + cut % (len - 1) },
+			{ .buf = buf, .len = 1 + op->cut % (len - 1) },
 		};
 
 		c[1] = (struct chan_chunk){ .buf = buf + c[0].len,
@@ -680,7 +402,7 @@ static int op_msg(struct fz_in *in, bool split)
 		return -1;
 	pump();
 	nrep = collect(reps, ARRAY_SIZE(reps));
-	judge(&s, reps, VUC_MIN(nrep, ARRAY_SIZE(reps)));
+	judge(&sent, reps, VUC_MIN(nrep, ARRAY_SIZE(reps)));
 	return be->closed ? -1 : 0;
 }
 
@@ -699,9 +421,9 @@ static int last_own(enum own_role role, bool memfd)
 	return -1;
 }
 
-static void op_kick(struct fz_in *in)
+static void op_kick(const struct seq_op *op)
 {
-	unsigned int i, want = fz_u8(in), seen = 0;
+	unsigned int i, want = op->n, seen = 0;
 	uint64_t one = 1;
 
 	for (i = 0; i < nown; i++) {
@@ -716,23 +438,22 @@ static void op_kick(struct fz_in *in)
 	pump();
 }
 
-static void op_guest(struct fz_in *in)
+static void op_guest(const struct seq_op *op)
 {
-	uint16_t off = fz_u16(in);
-	uint8_t len = fz_u8(in);
+	uint8_t data[256];
+	size_t len = seq_op_data(op, data);
 
-	if ((size_t)off + len > GUEST_SIZE)
-		len = (uint8_t)(GUEST_SIZE - off);
-	fz_bytes(in, guest + off, len);
+	if (op->n + len > GUEST_SIZE)
+		len = GUEST_SIZE - op->n;
+	memcpy(guest + op->n, data, len);
 	guest_dirty = true;
 }
 
-static void op_shrink(struct fz_in *in)
+static void op_shrink(const struct seq_op *op)
 {
 	int i = last_own(OWN_SENT, true);
-	uint8_t n = fz_u8(in);
 
-	if (i >= 0 && ftruncate(own[i].fd, (off_t)n * 256) == 0)
+	if (i >= 0 && ftruncate(own[i].fd, (off_t)op->n * 256) == 0)
 		pump();
 }
 
@@ -747,19 +468,18 @@ static void op_close(void)
 	pump();
 }
 
-static void op_feed(struct fz_in *in)
+static void op_feed(const struct seq_op *op)
 {
 	int i = last_own(OWN_PEER_W, false);
-	uint8_t mode = fz_u8(in), data[256], *blob = NULL;
+	uint8_t data[256], *blob = NULL;
 	size_t len = 0;
 	ssize_t w;
 
-	if (mode & 1) {
+	if (op->n & 1) {
 		if (state_save_blob(be, &blob, &len) < 0)
 			return;
 	} else {
-		len = fz_u8(in);
-		fz_bytes(in, data, len);
+		len = seq_op_data(op, data);
 	}
 	if (i >= 0) {
 		harness_writing = 1;
@@ -772,12 +492,11 @@ static void op_feed(struct fz_in *in)
 	pump();
 }
 
-static void op_raw(struct fz_in *in)
+static void op_raw(const struct seq_op *op)
 {
 	uint8_t buf[256];
-	uint8_t len = fz_u8(in);
+	size_t len = seq_op_data(op, buf);
 
-	fz_bytes(in, buf, len);
 	if (len)
 		chan_send_buf(fe, buf, len, NULL, 0,
 			      chan_deadline(CHAN_NOWAIT));
@@ -790,7 +509,8 @@ static void op_raw(struct fz_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz_in in = { data, size };
+	static struct seq_op op;
+	struct seq_in in = { data, size };
 	unsigned int i, ops;
 	int sv[2], n;
 	uint8_t setup;
@@ -801,7 +521,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* counted per input: libFuzzer opens files between inputs */
 	base_fds = fz_count_fds();
-	setup = fz_u8(&in);
+	setup = seq_u8(&in);
 	be = backends[setup & 3];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
@@ -817,25 +537,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(guest, 0, GUEST_SIZE);
 	guest_dirty = false;
 
-	for (ops = 0; in.n && ops < MAX_OPS; ops++) {
-		uint8_t o = fz_u8(&in) % 16;
-
-		if (o < 10) {
-			if (op_msg(&in, o == 9) < 0)
+	for (ops = 0; ops < SEQ_MAX_OPS && seq_next(&in, data, &op, be->proto);
+	     ops++) {
+		if (op.kind == SEQ_MSG || op.kind == SEQ_SPLIT) {
+			if (op_msg(&op) < 0)
 				break;
-		} else if (o == 10) {
-			op_kick(&in);
-		} else if (o == 11) {
-			op_guest(&in);
-		} else if (o == 12) {
-			op_shrink(&in);
-		} else if (o == 13) {
+		} else if (op.kind == SEQ_KICK) {
+			op_kick(&op);
+		} else if (op.kind == SEQ_GUEST) {
+			op_guest(&op);
+		} else if (op.kind == SEQ_SHRINK) {
+			op_shrink(&op);
+		} else if (op.kind == SEQ_CLOSE) {
 			op_close();
-		} else if (o == 14) {
-			op_raw(&in);
+		} else if (op.kind == SEQ_RAW) {
+			op_raw(&op);
 			break;
 		} else {
-			op_feed(&in);
+			op_feed(&op);
 		}
 		collect(NULL, 0);
 		if (be->closed)

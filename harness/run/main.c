@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "lua/lua_cases.h"
 #include "run/baseline.h"
+#include "run/fuzz.h"
 #include "run/outputs.h"
 #include "run/runner.h"
 #include "run/tdesc.h"
@@ -105,6 +106,10 @@ static const char usage_text[] =
 	"cases\n"
 	"       vu-conform [OPTIONS] run SCRIPT.lua  run the cases of one "
 	"script\n"
+	"       vu-conform fuzz --target 'CMD' [...]  fuzz a vhost-user "
+	"back-end\n"
+	"                                            (see vu-conform fuzz "
+	"--help)\n"
 	"\n"
 	"Target (one of --target, --target-file, --connect, --listen):\n"
 	"  --target 'CMD ARGS...'  launch this back-end, a fresh process per "
@@ -156,7 +161,12 @@ static const char usage_text[] =
 	"REASON\n"
 	"                          per line): FAIL becomes XFAIL, and the run "
 	"fails\n"
-	"                          only where a verdict differs from its line\n"
+	"                          only where a verdict differs from its "
+	"line;\n"
+	"                          FAIL|PASS (verdicts joined by '|') accepts "
+	"either,\n"
+	"                          for a case whose outcome on the target is "
+	"random\n"
 	"  --write-baseline FILE   write this run's verdicts as a baseline\n"
 	"  --timeout MS            deadline of one reply (default 1000)\n"
 	"  --case-timeout MS       deadline of one case (default 10000)\n"
@@ -723,6 +733,9 @@ int main(int argc, char **argv)
 	const char *why;
 	int64_t t0 = chan_now();
 
+	/* a subcommand with its own options */
+	if (argc > 1 && !strcmp(argv[1], "fuzz"))
+		return fuzz_main(argc - 1, argv + 1, argv[0]);
 	memset(&desc, 0, sizeof(desc));
 	memset(&rc, 0, sizeof(rc));
 	memset(&run, 0, sizeof(run));

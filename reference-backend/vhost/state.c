@@ -39,7 +39,9 @@
 #define STATE_READ_CHUNK 65536u
 #define STATE_BUGGY_CHUNK 512u
 #define STATE_CHECK_TIMEOUT_MS 2000
-#define STATE_MAX (UINT64_C(1) << 32) /* refuse to buffer more than this */
+/* Reads per step: an fd that never runs dry (/dev/full, /dev/zero) must
+ * not keep the message loop from the next request. */
+#define STATE_STEP_READS 16u
 
 static uint64_t fnv1a(const uint8_t *p, size_t len)
 {
@@ -231,25 +233,44 @@ static int step_save(struct backend *be)
 	return 1;
 }
 
+/*
+ * The largest blob this device can load: what its own save writes (the
+ * header, config space, device data: blk the whole disk, net none, and the
+ * checksum). More than that cannot be valid, so the transfer fails at once
+ * instead of buffering whatever an endless fd gives.
+ */
+static size_t state_max(const struct backend *be)
+{
+	size_t dev = be->conf.device == BACKEND_DEV_BLK ? be->conf.blk_size : 0;
+
+	return STATE_HDR + BACKEND_CONFIG_SIZE + 16 + dev;
+}
+
 static int step_load(struct backend *be)
 {
 	struct backend_xfer *x = &be->xfer;
 	size_t chunk = bug_on(BUG_STATE_SHORT_READ) ? STATE_BUGGY_CHUNK
 						    : STATE_READ_CHUNK;
 	const char *why = NULL;
+	unsigned int reads;
 
-	for (;;) {
+	for (reads = 0; reads < STATE_STEP_READS; reads++) {
 		ssize_t r;
 		int ret;
 
+		if (x->len > state_max(be)) {
+			backend_log(be,
+				    "device state load: more than the "
+				    "%zu bytes a state of this device "
+				    "takes",
+				    state_max(be));
+			xfer_finish(be, -EFBIG);
+			return 1;
+		}
 		if (x->cap - x->len < chunk) {
 			size_t c = VUC_MAX(x->cap * 2, x->len + chunk);
 			uint8_t *b;
 
-			if (c > STATE_MAX) {
-				xfer_finish(be, -EFBIG);
-				return 1;
-			}
 			b = realloc(x->buf, c);
 			if (!b) {
 				xfer_finish(be, -ENOMEM);
@@ -280,6 +301,7 @@ static int step_load(struct backend *be)
 		xfer_finish(be, ret);
 		return 1;
 	}
+	return 0; /* more later: back to the message loop */
 }
 
 int state_xfer_step(struct backend *be)

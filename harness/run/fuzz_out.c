@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fuzz_out.c - the files of one `vu-conform fuzz` finding: the input, its
+ * description, and a reproducer script for `vu-conform run` that FAILs
+ * while the finding reproduces and PASSes once it is fixed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "run/fuzz_int.h"
+
+/* How the reproducer judges each kind: spec anchor, level, quote. */
+static const struct {
+	const char *kind;
+	const char *spec;
+	const char *level;
+	const char *quote;
+} fz_kinds[] = {
+	{ SEQ_ORACLE_MISSING_REPLY,
+	  "vhost-user#vhost-user-protocol-f-reply-ack", "MUST",
+	  "``need_reply`` [Bit 3] flag to any command. This indicates that "
+	  "the\n"
+	  "back-end MUST respond with a Payload ``VhostUserMsg`` indicating "
+	  "success\nor failure." },
+	{ SEQ_ORACLE_REFUSED_ACKED,
+	  "vhost-user#vhost-user-protocol-f-reply-ack", "MUST",
+	  "or failure. The payload should be set to zero on success or "
+	  "non-zero\non failure, unless the message already has an explicit "
+	  "reply body." },
+	{ FZ_KIND_FEATURES, "vhost-user#vhost-user-protocol-f-reply-ack",
+	  "MUST",
+	  "or failure. The payload should be set to zero on success or "
+	  "non-zero\non failure, unless the message already has an explicit "
+	  "reply body." },
+	{ FZ_KIND_LOG, "vhost-user#vhost-user-protocol-f-reply-ack", "MUST",
+	  "or failure. The payload should be set to zero on success or "
+	  "non-zero\non failure, unless the message already has an explicit "
+	  "reply body." },
+	{ FZ_KIND_VRING_NUM, "vhost-user#vhost-user-protocol-f-reply-ack",
+	  "MUST",
+	  "or failure. The payload should be set to zero on success or "
+	  "non-zero\non failure, unless the message already has an explicit "
+	  "reply body." },
+	{ SEQ_ORACLE_CALL_REFUSED, "vhost-user#vhost-user-protocol-f-reply-ack",
+	  "SHOULD",
+	  "or failure. The payload should be set to zero on success or "
+	  "non-zero\non failure, unless the message already has an explicit "
+	  "reply body." },
+	{ FZ_KIND_STATE, "vhost-user#migrating-back-end-state", "MUST",
+	  "verify that data transfer was successful in the back-end, too.  "
+	  "The\nback-end responds once it knows whether the transfer and "
+	  "processing was\nsuccessful or not." },
+	{ SEQ_ORACLE_BAD_REPLY, "vhost-user#header", "MUST",
+	  "- Bit 2 is the reply flag - needs to be sent on each reply from the "
+	  "back-end" },
+	{ SEQ_ORACLE_UNSOLICITED, "vhost-user#communication", "MUST",
+	  "the *back-end* sending message replies. Most of the requests don't "
+	  "require\nreplies. Here is a list of the ones that do:" },
+	{ SEQ_ORACLE_EXTRA_REPLY, "vhost-user#communication", "MUST",
+	  "the *back-end* sending message replies. Most of the requests don't "
+	  "require\nreplies. Here is a list of the ones that do:" },
+};
+
+static const char fz_robust_quote[] =
+	"The communication consists of the *front-end* sending message "
+	"requests and\nthe *back-end* sending message replies.";
+
+/* A Lua string literal of any bytes. */
+static void fz_put_str(FILE *f, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
+	fputc('"', f);
+}
+
+/* "-- " @label @s, each line of @s a comment line. */
+static void fz_put_comment(FILE *f, const char *label, const char *s)
+{
+	char last = '\0';
+
+	fprintf(f, "-- %s", label);
+	for (; *s; s++) {
+		fputc(*s, f);
+		if (*s == '\n' && s[1])
+			fputs("--   ", f);
+		last = *s;
+	}
+	if (last != '\n')
+		fputc('\n', f);
+}
+
+/* The reproducer's name for an fd of kind @k ("kind" or "kind:size"). */
+static const char *fz_fd_token(enum seq_fdk k, char *buf, size_t cap)
+{
+	enum fdzoo_kind kind;
+	size_t size;
+	bool widow;
+
+	kind = seq_fdk_zoo(k, &size, &widow);
+	if (kind == FDZOO_CLOSED)
+		return "guest";
+	if (widow)
+		return "socket-widowed";
+	if (kind == FDZOO_MEMFD || kind == FDZOO_MEMFD_SEALED) {
+		snprintf(buf, cap, "%s:%zu", fdzoo_kind_name(kind), size);
+		return buf;
+	}
+	return fdzoo_kind_name(kind);
+}
+
+static const char *fz_op_name(enum seq_op_kind k)
+{
+	static const char *const names[] = {
+		"MSG",	  "SPLIT", "KICK", "GUEST",
+		"SHRINK", "CLOSE", "RAW",  "FEED"
+	};
+
+	return names[k];
+}
+
+static int fz_write_bin(const char *path, const struct fz_report *r)
+{
+	FILE *f = fopen(path, "we");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fwrite(r->input, 1, r->len, f) != r->len)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static int fz_write_txt(const char *path, const struct fz_report *r,
+			struct seq_op *op)
+{
+	struct seq_in cur = { r->input, r->len };
+	char line[1024], tok[48];
+	unsigned int i;
+	FILE *f = fopen(path, "we");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "vu-conform fuzz finding: %s\n", r->v->sig);
+	fprintf(f, "what fired: %s", r->v->what[0] ? r->v->what : r->v->kind);
+	if (r->v->at >= 0)
+		fprintf(f, " (op %d)", r->v->at + 1);
+	fprintf(f, "\ntarget: %s\n", r->target_text);
+	fprintf(f, "input: %zu bytes (minimised from %zu in %u runs)\n", r->len,
+		r->orig_len, r->tries);
+	fprintf(f, "ops (as sent; fds made fresh for each message):\n");
+	seq_u8(&cur);
+	for (i = 0; i < SEQ_MAX_OPS && seq_next(&cur, r->input, op, 0); i++) {
+		const struct fz_rec *rec = &r->rec[i];
+
+		fprintf(f, "  %2u. %-6s", i + 1, fz_op_name(op->kind));
+		if (op->kind == SEQ_MSG || op->kind == SEQ_SPLIT) {
+			vhost_user_describe(&op->m, VHOST_USER_FROM_FRONTEND,
+					    line, sizeof(line));
+			fprintf(f, " %s", line);
+			if (rec->nfds)
+				fprintf(f, " + %u fd%s (%s)", rec->nfds,
+					rec->nfds == 1 ? "" : "s",
+					fz_fd_token(rec->fdk, tok,
+						    sizeof(tok)));
+			if (op->kind == SEQ_SPLIT)
+				fprintf(f, " [cut at byte %zu]",
+					1 + op->cut % (op->wire_len - 1));
+			fprintf(f, "%s%s", rec->expect ? " [reply due]" : "",
+				rec->fail ? " [must fail]" : "");
+			if (rec->nrep)
+				fprintf(f, " [%u repl%s]", rec->nrep,
+					rec->nrep == 1 ? "y" : "ies");
+		} else if (op->kind == SEQ_RAW || op->kind == SEQ_FEED) {
+			fprintf(f, " %zu bytes", op->data_want);
+		} else if (op->kind == SEQ_KICK) {
+			fprintf(f, " eventfd %u", op->n % 8);
+		}
+		if (!rec->sent)
+			fprintf(f, " (not reached)");
+		fputc('\n', f);
+	}
+	if (r->stderr_tail && r->stderr_tail[0])
+		fprintf(f, "the daemon's stderr (its end):\n%s%s",
+			r->stderr_tail,
+			r->stderr_tail[strlen(r->stderr_tail) - 1] == '\n'
+				? ""
+				: "\n");
+	if (ferror(f))
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* The interpreter every reproducer carries (Lua). */
+/* (an array of lines: ISO C caps one string literal at 4095 bytes) */
+static const char *const fz_lua_body[] = {
+	"\trun = function(t)\n",
+	"\t\tlocal keep, eventfds, peers, mem, gfd = {}, {}, {}, nil, nil\n",
+	"\t\t-- guest memory: one memfd of 1 MiB, gpa = its offset\n",
+	"\t\tlocal function guest()\n",
+	"\t\t\tif not mem then\n",
+	"\t\t\t\tmem = gmem.new()\n",
+	"\t\t\t\tmem:add_region(0, 1048576)\n",
+	"\t\t\t\tgfd = mem:regions()[1].fd\n",
+	"\t\t\tend\n",
+	"\t\t\treturn mem\n",
+	"\t\tend\n",
+	"\t\tlocal function make(k)\n",
+	"\t\t\tif k == \"guest\" then\n",
+	"\t\t\t\tguest()\n",
+	"\t\t\t\treturn gfd\n",
+	"\t\t\tend\n",
+	"\t\t\tlocal name, size = k:match(\"^([%w-]+):(%d+)$\")\n",
+	"\t\t\tif name then\n",
+	"\t\t\t\tlocal fd = assert(fdzoo.new(name, tonumber(size)))\n",
+	"\t\t\t\tkeep[#keep + 1] = fd\n",
+	"\t\t\t\treturn fd\n",
+	"\t\t\tend\n",
+	"\t\t\tif k == \"socket-widowed\" then\n",
+	"\t\t\t\tlocal a, b = assert(fdzoo.new(\"socket\"))\n",
+	"\t\t\t\tb:close()\n",
+	"\t\t\t\tkeep[#keep + 1] = a\n",
+	"\t\t\t\treturn a\n",
+	"\t\t\tend\n",
+	"\t\t\tlocal a, b = fdzoo.new(k)\n",
+	"\t\t\tif not a then\n",
+	"\t\t\t\tt:error(\"cannot make an fd of kind \" .. k .. \": \" ..\n",
+	"\t\t\t\t        tostring(b))\n",
+	"\t\t\tend\n",
+	"\t\t\tkeep[#keep + 1] = a\n",
+	"\t\t\tif k == \"eventfd\" then\n",
+	"\t\t\t\teventfds[#eventfds + 1] = a\n",
+	"\t\t\tend\n",
+	"\t\t\tif b then\n",
+	"\t\t\t\tkeep[#keep + 1] = b\n",
+	"\t\t\t\tpeers[#peers + 1] = { fd = b, w = k == \"pipe-read\" or\n",
+	"\t\t\t\t                              k == \"packet-pipe-read\" }\n",
+	"\t\t\tend\n",
+	"\t\t\treturn a\n",
+	"\t\tend\n",
+	"\t\tlocal function last_peer(w)\n",
+	"\t\t\tfor i = #peers, 1, -1 do\n",
+	"\t\t\t\tif not peers[i].closed and peers[i].w == w then\n",
+	"\t\t\t\t\treturn peers[i]\n",
+	"\t\t\t\tend\n",
+	"\t\t\tend\n",
+	"\t\tend\n",
+	"\t\tlocal function fired(i, expected, actual)\n",
+	"\t\t\tt:fail{ expected = expected,\n",
+	"\t\t\t        actual = (\"op %d: %s\"):format(i, actual) }\n",
+	"\t\tend\n",
+	"\t\tlocal REFUSED = { [\"refused-request-acked\"] = true,\n",
+	"\t\t                  [\"unmappable-log-acked\"] = true,\n",
+	"\t\t                  [\"unoffered-features-acked\"] = true,\n",
+	"\t\t                  [\"illegal-vring-num-acked\"] = true }\n",
+	"\t\t-- GET_FEATURES: answered, and by its own reply\n",
+	"\t\tlocal function probe(judge)\n",
+	"\t\t\tlocal kind, _, detail = "
+	"t:react(\"\\1\\0\\0\\0\\1\\0\\0\\0\\0\\0\\0\\0\",\n",
+	"\t\t\t                               { timeout = TIMEOUT })\n",
+	"\t\t\tif judge and KIND == \"hang\" and kind == \"timeout\" then\n",
+	"\t\t\t\tfired(#ops, \"an answer to GET_FEATURES after the \" ..\n",
+	"\t\t\t\t      \"session\", detail)\n",
+	"\t\t\tend\n",
+	"\t\t\tif judge and kind == \"malformed\" and\n",
+	"\t\t\t   KIND == \"unsolicited-reply\" then\n",
+	"\t\t\t\tfired(#ops, \"the GET_FEATURES reply, nothing before it\",\n",
+	"\t\t\t\t      detail)\n",
+	"\t\t\tend\n",
+	"\t\t\treturn kind\n",
+	"\t\tend\n",
+	"\t\t-- one pass over the ops; returns true if the session ended\n",
+	"\t\tlocal function pass()\n",
+	"\t\t\tfor i, op in ipairs(ops) do\n",
+	"\t\t\t\tif op.send then\n",
+	"\t\t\t\t\tif op.check then\n",
+	"\t\t\t\t\t\t-- the transfer is over on our side\n",
+	"\t\t\t\t\t\tfor _, p in ipairs(peers) do\n",
+	"\t\t\t\t\t\t\tp.fd:close()\n",
+	"\t\t\t\t\t\t\tp.closed = true\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tlocal fds, npeers = {}, #peers\n",
+	"\t\t\t\t\tfor _, k in ipairs(op.fds) do\n",
+	"\t\t\t\t\t\tfds[#fds + 1] = make(k)\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tlocal o = { fds = fds, timeout = TIMEOUT }\n",
+	"\t\t\t\t\tif op.split then\n",
+	"\t\t\t\t\t\to.split = { op.split }\n",
+	"\t\t\t\t\t\to.fds_on = 2\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tlocal extra = op.nrep\n",
+	"\t\t\t\t\tif op.reply then\n",
+	"\t\t\t\t\t\tlocal kind, rep, detail = t:react(op.send, o)\n",
+	"\t\t\t\t\t\textra = extra - 1\n",
+	"\t\t\t\t\t\tif kind == \"hangup\" then\n",
+	"\t\t\t\t\t\t\treturn true\n",
+	"\t\t\t\t\t\telseif kind == \"timeout\" then\n",
+	"\t\t\t\t\t\t\tif KIND == \"missing-reply\" and i == AT then\n",
+	"\t\t\t\t\t\t\t\tfired(i, \"a reply (REPLY_ACK: need_reply \" ..\n",
+	"\t\t\t\t\t\t\t\t      \"set)\", detail)\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\t\tif KIND == \"hang\" and i == AT then\n",
+	"\t\t\t\t\t\t\t\tprobe(true)\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\t\treturn true\n",
+	"\t\t\t\t\t\telseif kind == \"malformed\" and\n",
+	"\t\t\t\t\t\t       KIND == \"bad-reply\" then\n",
+	"\t\t\t\t\t\t\tfired(i, \"a well-formed reply\", detail)\n",
+	"\t\t\t\t\t\telseif op.fail and REFUSED[KIND] and\n",
+	"\t\t\t\t\t\t       (kind == \"ack\" or kind == \"reply\") then\n",
+	"\t\t\t\t\t\t\tfired(i, \"a refusal (non-zero ack) or a \" ..\n",
+	"\t\t\t\t\t\t\t      \"hang-up\", detail)\n",
+	"\t\t\t\t\t\telseif op.save_bad and rep and rep.u64 == 0 and\n",
+	"\t\t\t\t\t\t       KIND == \"failed-save-checked-ok\" then\n",
+	"\t\t\t\t\t\t\tfired(i, \"a non-zero status: the SAVE went \" ..\n",
+	"\t\t\t\t\t\t\t      \"to an fd that fails writes\", detail)\n",
+	"\t\t\t\t\t\telseif op.call and kind == \"nack\" and\n",
+	"\t\t\t\t\t\t       KIND == \"call-fd-refused\" then\n",
+	"\t\t\t\t\t\t\tfired(i, \"ack 0\", detail)\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\telseif not t:send_bytes(op.send, o) then\n",
+	"\t\t\t\t\t\treturn true\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tif op.widow then\n",
+	"\t\t\t\t\t\t-- our ends of a back-end channel go at once\n",
+	"\t\t\t\t\t\tfor j = npeers + 1, #peers do\n",
+	"\t\t\t\t\t\t\tpeers[j].fd:close()\n",
+	"\t\t\t\t\t\t\tpeers[j].closed = true\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tif i == AT and (KIND == \"unsolicited-reply\" or\n",
+	"\t\t\t\t\t                KIND == \"extra-reply\") then\n",
+	"\t\t\t\t\t\tlocal m = t:recv{ timeout = 200 }\n",
+	"\t\t\t\t\t\tif m then\n",
+	"\t\t\t\t\t\t\tfired(i, op.reply and \"one reply\" or\n",
+	"\t\t\t\t\t\t\t      \"no reply (none is due)\",\n",
+	"\t\t\t\t\t\t\t      m.text or \"a message\")\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\telseif op.maybe then\n",
+	"\t\t\t\t\t\t-- an answer that may come and need not\n",
+	"\t\t\t\t\t\tlocal _, why = t:recv{ timeout = 50 }\n",
+	"\t\t\t\t\t\tif why == \"hangup\" then\n",
+	"\t\t\t\t\t\t\treturn true\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\telse\n",
+	"\t\t\t\t\t\t-- answers a request that must fail may get\n",
+	"\t\t\t\t\t\tfor _ = 1, extra do\n",
+	"\t\t\t\t\t\t\tlocal m, why = t:recv{ timeout = TIMEOUT }\n",
+	"\t\t\t\t\t\t\tif not m and why == \"hangup\" then\n",
+	"\t\t\t\t\t\t\t\treturn true\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\telseif op.guest then\n",
+	"\t\t\t\t\tguest():write(op.at, op.guest)\n",
+	"\t\t\t\telseif op.kick then\n",
+	"\t\t\t\t\tlocal e = eventfds[op.kick + 1]\n",
+	"\t\t\t\t\tif e then\n",
+	"\t\t\t\t\t\te:signal()\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\telseif op.close then\n",
+	"\t\t\t\t\tlocal p = last_peer(false) or last_peer(true)\n",
+	"\t\t\t\t\tif p then\n",
+	"\t\t\t\t\t\tp.fd:close()\n",
+	"\t\t\t\t\t\tp.closed = true\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\telseif op.feed then\n",
+	"\t\t\t\t\tlocal p = last_peer(true)\n",
+	"\t\t\t\t\tif p then\n",
+	"\t\t\t\t\t\tif #op.feed > 0 then\n",
+	"\t\t\t\t\t\t\tp.fd:write(op.feed)\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\tp.fd:close()\n",
+	"\t\t\t\t\t\tp.closed = true\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\telseif op.raw then\n",
+	"\t\t\t\t\tif #op.raw > 0 then\n",
+	"\t\t\t\t\t\tt:send_bytes(op.raw)\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\t\tt:shutdown(\"write\")\n",
+	"\t\t\t\t\treturn true\n",
+	"\t\t\t\tend\n",
+	"\t\t\tend\n",
+	"\t\t\treturn false\n",
+	"\t\tend\n",
+	"\n",
+	"\t\tif KIND == \"fd-leak\" and not t:has_process() then\n",
+	"\t\t\tt:skip(\"fd counts need a target process\")\n",
+	"\t\tend\n",
+	"\t\tlocal pid0 = t:has_process() and t:pid()\n",
+	"\t\tlocal n0\n",
+	"\t\tif KIND == \"fd-leak\" then\n",
+	"\t\t\t-- counted once the daemon surely holds our connection\n",
+	"\t\t\t-- and has let go of any earlier one: the least of a few\n",
+	"\t\t\tprobe(false)\n",
+	"\t\t\tn0 = t:fd_count()\n",
+	"\t\t\tfor _ = 1, 5 do\n",
+	"\t\t\t\tt:sleep(20)\n",
+	"\t\t\t\tn0 = math.min(n0, t:fd_count())\n",
+	"\t\t\tend\n",
+	"\t\tend\n",
+	"\t\tlocal hung = pass()\n",
+	"\t\tif not hung then\n",
+	"\t\t\thung = probe(true) ~= \"reply\"\n",
+	"\t\tend\n",
+	"\t\tif KIND == \"fd-leak\" and not hung then\n",
+	"\t\t\t-- the same session again on this connection: what it\n",
+	"\t\t\t-- leaks adds up, what it holds legitimately is replaced\n",
+	"\t\t\tlocal n1 = t:fd_count()\n",
+	"\t\t\tfor _ = 2, 4 do\n",
+	"\t\t\t\tif pass() or probe(false) ~= \"reply\" then\n",
+	"\t\t\t\t\tt:note(\"the session ended early: cannot judge\")\n",
+	"\t\t\t\t\treturn\n",
+	"\t\t\t\tend\n",
+	"\t\t\tend\n",
+	"\t\t\tlocal n4 = t:fd_count()\n",
+	"\t\t\tif n4 - n1 >= 3 then\n",
+	"\t\t\t\tfired(#ops, \"no fd kept per repetition of the session\",\n",
+	"\t\t\t\t      (\"%d fds after one pass, %d after four\"):format(\n",
+	"\t\t\t\t      n1, n4))\n",
+	"\t\t\tend\n",
+	"\t\telseif KIND == \"fd-leak\" then\n",
+	"\t\t\t-- it hung up: a daemon that outlives the connection must\n",
+	"\t\t\t-- be back to its fd count (run with --reuse)\n",
+	"\t\t\tt:restart()\n",
+	"\t\t\tif t:pid() ~= pid0 then\n",
+	"\t\t\t\tt:note(\"a new process: cannot judge (run with --reuse \" "
+	"..\n",
+	"\t\t\t\t       \"and a daemon that serves reconnects)\")\n",
+	"\t\t\t\treturn\n",
+	"\t\t\tend\n",
+	"\t\t\tprobe(false) -- it holds the new connection now\n",
+	"\t\t\tlocal n = t:fd_count()\n",
+	"\t\t\tfor _ = 1, 30 do\n",
+	"\t\t\t\tif n <= n0 then\n",
+	"\t\t\t\t\tbreak\n",
+	"\t\t\t\tend\n",
+	"\t\t\t\tt:sleep(10)\n",
+	"\t\t\t\tn = t:fd_count()\n",
+	"\t\t\tend\n",
+	"\t\t\tif n > n0 then\n",
+	"\t\t\t\tfired(#ops, \"the fds of the session released\",\n",
+	"\t\t\t\t      (\"%d fds before, %d after\"):format(n0, n))\n",
+	"\t\t\tend\n",
+	"\t\tend\n",
+	"\t\tif t:has_process() and t:pid() == pid0 then\n",
+	"\t\t\t-- a crash may come a moment later (a kicked ring)\n",
+	"\t\t\tlocal st = t:wait_exit((hung or KIND == \"crash\" or\n",
+	"\t\t\t                        KIND == \"sanitizer\") and 1000 or 0)\n",
+	"\t\t\tlocal err = t:stderr() or \"\"\n",
+	"\t\t\tif KIND == \"sanitizer\" and\n",
+	"\t\t\t   (err:find(\"ERROR: %a*Sanitizer\") or\n",
+	"\t\t\t    err:find(\"runtime error:\")) then\n",
+	"\t\t\t\tfired(#ops, \"no sanitizer report\", err:match(\n",
+	"\t\t\t\t      \"[^\\n]*Sanitizer[^\\n]*\") or \"runtime error\")\n",
+	"\t\t\tend\n",
+	"\t\t\tif st and st:match(\"^signal\") then\n",
+	"\t\t\t\tfired(#ops, \"no crash\", \"the target was killed by \" ..\n",
+	"\t\t\t\t      st)\n",
+	"\t\t\tend\n",
+	"\t\tend\n",
+	"\tend,\n",
+	NULL,
+};
+
+static int fz_write_lua(const char *path, const struct fz_report *r,
+			struct seq_op *op)
+{
+	struct seq_in cur = { r->input, r->len };
+	const char *spec = "vhost-user#communication", *level = "ROBUST";
+	const char *quote = fz_robust_quote;
+	char tok[48];
+	unsigned int i, k;
+	FILE *f = fopen(path, "we");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	for (i = 0; i < ARRAY_SIZE(fz_kinds); i++) {
+		if (!strcmp(fz_kinds[i].kind, r->v->kind)) {
+			spec = fz_kinds[i].spec;
+			level = fz_kinds[i].level;
+			quote = fz_kinds[i].quote;
+		}
+	}
+	fprintf(f, "-- vu-conform fuzz reproducer: %s\n", r->v->sig);
+	fz_put_comment(f,
+		       "what fired: ", r->v->what[0] ? r->v->what : r->v->kind);
+	fprintf(f, "-- found against: %s\n", r->target_text);
+	fprintf(f, "-- run: vu-conform run THIS.lua --target '...' "
+		   "(--reuse for a daemon that serves\n-- reconnects; "
+		   "--strict makes a SHOULD-level FAIL fail the run)\n");
+	fprintf(f,
+		"-- FAILs while the finding reproduces, PASSes once it is "
+		"fixed.\n-- Details: %s.txt\n\n",
+		r->v->sig);
+	fprintf(f, "local KIND = \"%s\"\n", r->v->kind);
+	fprintf(f, "local AT = %d -- the op where it fired (0: the session)\n",
+		r->v->at + 1);
+	fprintf(f, "local TIMEOUT = 1000\n");
+	fprintf(f, "local ops = {\n");
+	seq_u8(&cur);
+	for (i = 0; i < SEQ_MAX_OPS && seq_next(&cur, r->input, op, 0); i++) {
+		const struct fz_rec *rec = &r->rec[i];
+		uint8_t buf[VHOST_USER_MSG_MAX];
+
+		if (!rec->sent)
+			break;
+		switch (op->kind) {
+		case SEQ_MSG:
+		case SEQ_SPLIT:
+			memcpy(buf, &op->m.hdr, VHOST_USER_HDR_SIZE);
+			memcpy(buf + VHOST_USER_HDR_SIZE, op->m.payload,
+			       op->wire_len - VHOST_USER_HDR_SIZE);
+			fprintf(f, "\t{ send = ");
+			fz_put_str(f, buf, op->wire_len);
+			fprintf(f, ",\n\t  fds = {");
+			for (k = 0; k < rec->nfds; k++)
+				fprintf(f, "%s\"%s\"", k ? ", " : " ",
+					fz_fd_token(rec->fdk, tok,
+						    sizeof(tok)));
+			fprintf(f, "%s},", rec->nfds ? " " : "");
+			if (op->kind == SEQ_SPLIT && op->wire_len > 1)
+				fprintf(f, " split = %zu,",
+					1 + op->cut % (op->wire_len - 1));
+			if (op->m.hdr.request == VHOST_USER_CHECK_DEVICE_STATE)
+				fprintf(f, " check = true,%s",
+					rec->save_bad ? " save_bad = true,"
+						      : "");
+			if (rec->widow)
+				fprintf(f, " widow = true,");
+			fprintf(f,
+				" reply = %s, fail = %s, call = %s, "
+				"maybe = %s, nrep = %u },\n",
+				rec->expect ? "true" : "false",
+				rec->fail ? "true" : "false",
+				rec->call_legal ? "true" : "false",
+				rec->maybe ? "true" : "false", rec->nrep);
+			break;
+		case SEQ_KICK:
+			fprintf(f, "\t{ kick = %u },\n", op->n % 8);
+			break;
+		case SEQ_CLOSE:
+			fprintf(f, "\t{ close = true },\n");
+			break;
+		case SEQ_FEED:
+			fprintf(f, "\t{ feed = ");
+			fz_put_str(f, buf, seq_op_data(op, buf));
+			fprintf(f, " },\n");
+			break;
+		case SEQ_RAW:
+			fprintf(f, "\t{ raw = ");
+			fz_put_str(f, buf, seq_op_data(op, buf));
+			fprintf(f, " },\n");
+			break;
+		case SEQ_GUEST:
+			fprintf(f, "\t{ at = %u, guest = ", op->n);
+			fz_put_str(f, buf, seq_op_data(op, buf));
+			fprintf(f, " },\n");
+			break;
+		case SEQ_SHRINK:
+			fprintf(f, "\t{ note = \"%s: not replayed here\" },\n",
+				fz_op_name(op->kind));
+			break;
+		}
+	}
+	fprintf(f, "}\n\ncase {\n");
+	fprintf(f, "\tid = \"fuzz/%s\",\n", r->v->sig);
+	fprintf(f, "\tspec = \"%s\",\n", spec);
+	fprintf(f, "\tlevel = \"%s\",\n", level);
+	fprintf(f, "\tquote = [[%s]],\n", quote);
+	fprintf(f, "\tprotocol = \"vhost-user\",\n");
+	fprintf(f, "\tneeds = { handshake = false },\n");
+	for (i = 0; fz_lua_body[i]; i++)
+		fputs(fz_lua_body[i], f);
+	fprintf(f, "}\n");
+	if (ferror(f))
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+int fz_write_finding(const char *dir, const struct fz_report *r)
+{
+	struct seq_op *op = malloc(sizeof(*op));
+	char path[4096];
+	int ret;
+
+	if (!op)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s.bin", dir, r->v->sig);
+	ret = fz_write_bin(path, r);
+	if (ret >= 0) {
+		snprintf(path, sizeof(path), "%s/%s.txt", dir, r->v->sig);
+		ret = fz_write_txt(path, r, op);
+	}
+	if (ret >= 0) {
+		snprintf(path, sizeof(path), "%s/%s.lua", dir, r->v->sig);
+		ret = fz_write_lua(path, r, op);
+	}
+	free(op);
+	return ret;
+}
