@@ -21,7 +21,7 @@ set -eu
 build=${1:?usage: bb-bug-table.sh BUILD_DIR [SECONDS] [BUG...]}
 secs=${2:-60}
 [ $# -ge 2 ] && shift 2 || shift $#
-bin="$build/bin"
+bin=$(realpath "$build")/bin # absolute: reproducers run from a work directory
 seed=${SEED:-1}
 blk=${DEVICE_BLK:-blk-no-bounds}
 

@@ -1584,6 +1584,62 @@ static size_t fz_seed_msg(uint8_t *p, size_t n, uint8_t code, const void *pl,
 	return n + size;
 }
 
+/* The handshake up to SET_PROTOCOL_FEATURES(@proto); Return: the length. */
+static size_t fz_seed_proto(uint8_t *p, uint64_t proto)
+{
+	size_t n = 0;
+
+	p[n++] = 0;
+	n = fz_seed_msg(p, n, VHOST_USER_GET_FEATURES, NULL, 0, false);
+	n = fz_seed_msg(p, n, VHOST_USER_GET_PROTOCOL_FEATURES, NULL, 0, false);
+	return fz_seed_msg(p, n, VHOST_USER_SET_PROTOCOL_FEATURES, &proto, 8,
+			   false);
+}
+
+#define FZ_PF(x) (UINT64_C(1) << VHOST_USER_PROTOCOL_F_##x)
+
+/*
+ * Built-in seeds past the handshake (a correct back-end passes each):
+ * - REPLY_ACK negotiated, then a second SET_PROTOCOL_FEATURES with
+ *   need_reply: the set is incoherent (INBAND_NOTIFICATIONS without
+ *   BACKEND_REQ), so it must fail, and with REPLY_ACK in force its
+ *   answer is observable: a hang-up or a non-zero ack, never 0 (the
+ *   "refused-request-acked" oracle; vuc-ref-vhost's
+ *   inband-without-reply-ack acks 0);
+ * - INFLIGHT_SHMFD, then SET_INFLIGHT_FD for one queue of size 1 in a
+ *   mapping of 16 KiB: room for up to 256 queues, so that a num_queues
+ *   the device does not have (an interesting value mutated in) passes
+ *   the size checks and reaches the queue count check (the crash oracle;
+ *   inflight-numq-unchecked walks its vrings by that count).
+ */
+static int fz_proto_seeds(struct fz *f)
+{
+	struct vhost_user_inflight in = {
+		.mmap_size = 0x4000,
+		.num_queues = 1,
+		.queue_size = 1,
+	};
+	uint8_t p[256];
+	uint64_t u64;
+	size_t n;
+	int ret;
+
+	n = fz_seed_proto(p, FZ_PF(REPLY_ACK));
+	u64 = FZ_PF(REPLY_ACK) | FZ_PF(INBAND_NOTIFICATIONS);
+	n = fz_seed_msg(p, n, VHOST_USER_SET_PROTOCOL_FEATURES, &u64, 8, false);
+	p[n - 8 - 2 - 1] |= 0x01; /* need_reply */
+	ret = fz_corpus_add(f, p, n);
+	if (ret < 0)
+		return ret;
+
+	n = fz_seed_proto(p, FZ_PF(REPLY_ACK) | FZ_PF(INFLIGHT_SHMFD));
+	n = fz_seed_msg(p, n, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in),
+			false);
+	p[n - sizeof(in) - 2 - 1] |= 0x01;
+	ret = fz_corpus_add(f, p, n);
+	return ret < 0 ? ret : 0;
+}
+
 /*
  * Built-in seeds: a ring set up for the data path (vring 0, or 0 and 1),
  * laid out where the conformance traces put theirs (desc 0x0, avail
@@ -1644,7 +1700,7 @@ static int fz_builtin_seeds(struct fz *f)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return fz_proto_seeds(f);
 }
 
 /* A built-in seed for when no corpus is found: the handshake. */
