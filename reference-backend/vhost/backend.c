@@ -391,6 +391,9 @@ struct req {
 	const char *why; /* reason of a refusal */
 };
 
+static int put_reply(struct backend *be, const struct vhost_user_msg *r,
+		     int64_t deadline);
+
 static int refuse_why(struct req *rq, int err, const char *why)
 {
 	rq->why = why;
@@ -937,7 +940,7 @@ static int h_set_vring_fd(struct backend *be, struct req *rq)
 		struct vhost_user_msg r;
 
 		vhost_user_build_ack(&r, code, 1);
-		frame_vhost_send(be->conn, &r, FRAME_WHOLE, chan_deadline(100));
+		put_reply(be, &r, chan_deadline(100));
 	}
 	slot = kick				   ? &vq->kick_fd
 	       : code == VHOST_USER_SET_VRING_CALL ? &vq->call_fd
@@ -1329,6 +1332,44 @@ static const handler_fn handlers[VHOST_USER_MAX] = {
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/*
+ * Send @r on the connection, or keep it in be->capture (backend_dispatch()):
+ * packed and parsed again, so that a reply that is no message still shows.
+ */
+static int put_reply(struct backend *be, const struct vhost_user_msg *r,
+		     int64_t deadline)
+{
+	struct backend_capture *cap = be->capture;
+	uint8_t buf[VHOST_USER_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
+	struct vhost_user_msg *k;
+	unsigned int i;
+	int len, ret;
+
+	if (!cap)
+		return frame_vhost_send(be->conn, r, FRAME_WHOLE, deadline);
+	if (be->conn < 0)
+		return -ECONNRESET;
+	if (cap->n++ >= cap->cap)
+		return 0;
+	k = &cap->reps[cap->n - 1];
+	len = vhost_user_pack(r, buf, sizeof(buf));
+	ret = len < 0 ? len : vhost_user_parse(k, buf, (size_t)len, &cap->why);
+	if (ret < 0) {
+		if (!cap->err)
+			cap->err = ret;
+		cap->n--;
+		return 0;
+	}
+	k->nfds = 0;
+	for (i = 0; i < r->nfds; i++) {
+		int fd = fcntl(r->fds[i], F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0)
+			k->fds[k->nfds++] = fd;
+	}
+	return 0;
+}
+
 static int send_reply(struct backend *be, const struct vhost_user_msg *req,
 		      struct vhost_user_msg *r)
 {
@@ -1338,8 +1379,7 @@ static int send_reply(struct backend *be, const struct vhost_user_msg *req,
 	r->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
 	if (bug_on(BUG_REPLY_FLAG_MISSING))
 		r->hdr.flags = VHOST_USER_VERSION;
-	ret = frame_vhost_send(be->conn, r, FRAME_WHOLE,
-			       chan_deadline(BACKEND_MSG_TIMEOUT_MS));
+	ret = put_reply(be, r, chan_deadline(BACKEND_MSG_TIMEOUT_MS));
 	if (ret < 0) {
 		backend_log(be, "reply to %s: %s; closing",
 			    vhost_user_request_name(VHOST_USER_FROM_FRONTEND,
@@ -1516,6 +1556,26 @@ out:
 	close_fds(m->fds, m->nfds);
 	m->nfds = 0;
 	free(rq);
+	return be->closed ? -ECONNRESET : 0;
+}
+
+int backend_dispatch(struct backend *be, struct vhost_user_msg *m,
+		     struct backend_capture *cap)
+{
+	unsigned int i;
+
+	cap->n = 0;
+	cap->err = 0;
+	cap->why = NULL;
+	be->capture = cap;
+	backend_handle(be, m);
+	be->capture = NULL;
+	/* as backend_poll_once() after a message */
+	for (i = 0; i < be->nvrings && !be->closed; i++)
+		if (vring_runnable(be, &be->vq[i]))
+			vring_process(be, &be->vq[i]);
+	if (!be->closed)
+		try_config_change(be);
 	return be->closed ? -ECONNRESET : 0;
 }
 

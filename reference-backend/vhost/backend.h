@@ -54,6 +54,18 @@ struct backend_conf {
 
 struct dev_ops;
 
+/*
+ * Replies taken by backend_dispatch() instead of sent on the connection
+ * (each one packed and parsed again, as the front-end would read it).
+ */
+struct backend_capture {
+	struct vhost_user_msg *reps; /* room for @cap; fds: the caller's */
+	unsigned int cap;
+	unsigned int n;	 /* replies made, possibly more than @cap */
+	int err;	 /* first reply that is not a message: -errno */
+	const char *why; /* ... and why */
+};
+
 /* Device-state transfer in progress (SET_DEVICE_STATE_FD). */
 struct backend_xfer {
 	int fd;	      /* -1: none */
@@ -111,6 +123,8 @@ struct backend {
 	uint32_t config_len; /* the device's config space size */
 
 	struct backend_xfer xfer;
+
+	struct backend_capture *capture; /* backend_dispatch() only */
 };
 
 /* What a device implements (dev_net.c, dev_blk.c). */
@@ -174,6 +188,23 @@ void backend_free(struct backend *be);
  * could not be answered, the connection lost): backend->closed is set.
  */
 int backend_handle(struct backend *be, struct vhost_user_msg *m);
+
+/**
+ * backend_dispatch() - backend_handle() without the socket: judge and
+ * execute @m, and put the replies into @cap instead of the connection;
+ * then run the rings and the pending config change as backend_poll_once()
+ * does after a message
+ * @m:		the request; fds: all of m->fds are taken (kept by the
+ *		session or closed), and m->nfds is 0 afterwards
+ * @cap:	cap->n and cap->err are set here; fds of the replies kept in
+ *		cap->reps are the caller's (duplicates) and must be closed
+ *
+ * For in-process fuzzing: the receive path (framing, MSG_CTRUNC) is not
+ * exercised. A hang-up still closes the connection.
+ * Return: as backend_handle().
+ */
+int backend_dispatch(struct backend *be, struct vhost_user_msg *m,
+		     struct backend_capture *cap);
 
 /**
  * backend_poll_once() - Wait until @deadline for one event (a message, a
