@@ -196,6 +196,7 @@ int baseline_apply(const struct baseline_entry *e, struct vuc_result *r)
 	r->baseline_reason = strdup(e->reason);
 	if (!r->baseline_reason)
 		return -ENOMEM;
+	r->baseline_accept = e->accept & (e->accept - 1) ? e->accept : 0;
 	/* FAIL|PASS: the outcome varies from run to run; either is known */
 	if (r->verdict < VUC_VERDICT_COUNT &&
 	    (e->accept & (1u << r->verdict))) {
@@ -216,23 +217,42 @@ int baseline_apply(const struct baseline_entry *e, struct vuc_result *r)
 
 void baseline_write_line(FILE *f, const char *id, const struct vuc_result *r)
 {
+	/* the order a reviewer writes them in: FAIL|PASS */
+	static const enum vuc_verdict order[] = { VUC_FAIL, VUC_PASS,
+						  VUC_SKIP };
 	enum vuc_verdict v = r->verdict;
 	const char *reason = r->reason;
-	size_t len;
+	const char *sep = " ";
+	unsigned int accept = r->baseline_accept;
+	size_t len, i;
 
 	if (v == VUC_XFAIL)
 		v = VUC_FAIL;
 	else if (v == VUC_XPASS)
 		v = VUC_PASS;
-	if (v == VUC_PASS)
+	/* a line with alternatives that this outcome matched is kept as it
+	 * was reviewed: one run cannot tell that the outcome varies */
+	if (v == VUC_ERROR || !(accept & (1u << v)))
+		accept = 0;
+	if (v == VUC_PASS && !accept)
 		reason = NULL;
 	/* a FAIL keeps the reviewed reason of the line it matched */
-	if (v == VUC_FAIL && r->baseline_reason && *r->baseline_reason)
+	if ((v == VUC_FAIL || accept) && r->baseline_reason &&
+	    *r->baseline_reason)
 		reason = r->baseline_reason;
-	if (v == VUC_ERROR)
+	if (v == VUC_ERROR) {
 		fprintf(f, "# %s ERROR (never expected; not listed)", id);
-	else
+	} else if (!accept) {
 		fprintf(f, "%s %s", id, vuc_verdict_name(v));
+	} else {
+		fputs(id, f);
+		for (i = 0; i < ARRAY_SIZE(order); i++) {
+			if (!(accept & (1u << order[i])))
+				continue;
+			fprintf(f, "%s%s", sep, vuc_verdict_name(order[i]));
+			sep = "|";
+		}
+	}
 	/* the reason's first line only */
 	len = reason ? strcspn(reason, "\n") : 0;
 	if (len)

@@ -13,8 +13,9 @@
  * (an out-of-bounds write whose effect depends on the heap's layout): any
  * of them matches, and REASON should say why the outcome varies. REASON is
  * free text to the end of the line (why it is expected so: a bug number,
- * "not implemented"). --write-baseline writes this format from a run (one
- * verdict per line: a FAIL|PASS line is re-added by hand after review).
+ * "not implemented"). --write-baseline writes this format from a run: one
+ * verdict per line, except that a line with alternatives the run matched
+ * (run with --baseline) is written back as it was.
  */
 #ifndef VUC_RUN_BASELINE_H
 #define VUC_RUN_BASELINE_H

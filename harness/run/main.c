@@ -168,6 +168,8 @@ static const char usage_text[] =
 	"                          for a case whose outcome on the target is "
 	"random\n"
 	"  --write-baseline FILE   write this run's verdicts as a baseline\n"
+	"                          (a FAIL|PASS line of --baseline that\n"
+	"                          matched is kept as it is)\n"
 	"  --timeout MS            deadline of one reply (default 1000)\n"
 	"  --case-timeout MS       deadline of one case (default 10000)\n"
 	"  --connect-timeout MS    time a starting target has to accept "

@@ -111,6 +111,9 @@ struct vuc_result {
 	char *stderr_tail; /* the target's, at the end of the case */
 	char *reproducer;  /* path of the written reproducer script, or NULL */
 	char *baseline_reason; /* from the baseline line, for XFAIL / XPASS */
+	/* the verdicts the line accepts (1u << verdict) when it lists
+	 * several (FAIL|PASS), else 0: --write-baseline keeps them */
+	unsigned int baseline_accept;
 
 	/* Added for the runner. The runner zeroes the whole struct before
 	 * lua_cases_run(); a body sets expect_exit when the target's exit or

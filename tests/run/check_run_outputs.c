@@ -411,8 +411,12 @@ static void apply_alt(enum vuc_verdict first, unsigned int accept,
 	ck_assert_int_eq(baseline_apply(&e, &r), 0);
 	ck_assert_int_eq(r.verdict, want);
 	ck_assert_int_eq(r.baseline_diff, diff);
-	if (got != VUC_ERROR)
+	if (got != VUC_ERROR) {
 		ck_assert_str_eq(r.baseline_reason, "why");
+		/* kept for --write-baseline only when there are several */
+		ck_assert_uint_eq(r.baseline_accept,
+				  accept & (accept - 1) ? accept : 0);
+	}
 	vuc_result_free(&r);
 }
 
@@ -465,11 +469,21 @@ START_TEST(test_baseline_write)
 	baseline_write_line(f, "a/d", &r);
 	r.verdict = VUC_ERROR;
 	baseline_write_line(f, "a/e", &r);
+	/* a FAIL|PASS line that matched is written back whole */
+	r.baseline_accept = 1u << VUC_PASS | 1u << VUC_FAIL;
+	r.verdict = VUC_XFAIL;
+	baseline_write_line(f, "a/f", &r);
+	r.verdict = VUC_PASS;
+	baseline_write_line(f, "a/g", &r);
+	r.verdict = VUC_SKIP; /* not one of them: the run's own verdict */
+	baseline_write_line(f, "a/h", &r);
 	fclose(f);
 	ck_assert_str_eq(buf, "a/b FAIL bug 9\na/c PASS\n"
 			      "a/d SKIP leaked 3 fds\n"
 			      "# a/e ERROR (never expected; not listed) leaked "
-			      "3 fds\n");
+			      "3 fds\n"
+			      "a/f FAIL|PASS bug 9\na/g FAIL|PASS bug 9\n"
+			      "a/h SKIP leaked 3 fds\n");
 	free(buf);
 	vuc_result_free(&r);
 }
