@@ -39,6 +39,13 @@
 
 /* ---- logging ----------------------------------------------------------- */
 
+int backend_wait_ms(const struct backend *be, int ms)
+{
+	if (be->conf.wait_max_ms && (unsigned int)ms > be->conf.wait_max_ms)
+		return (int)be->conf.wait_max_ms;
+	return ms;
+}
+
 void backend_log(const struct backend *be, const char *fmt, ...)
 {
 	char line[512];
@@ -155,15 +162,17 @@ int backend_send_backend_req(struct backend *be, struct vhost_user_msg *m)
 				    sizeof(line));
 		backend_log(be, "-> %s", line);
 	}
-	ret = frame_vhost_send(be->backend_fd, m, FRAME_WHOLE,
-			       chan_deadline(BACKEND_REPLY_TIMEOUT_MS));
+	ret = frame_vhost_send(
+		be->backend_fd, m, FRAME_WHOLE,
+		chan_deadline(backend_wait_ms(be, BACKEND_REPLY_TIMEOUT_MS)));
 	if (ret < 0)
 		goto err;
 	if (!ack)
 		return 0;
-	ret = frame_vhost_recv(be->backend_fd, &r,
-			       chan_deadline(BACKEND_REPLY_TIMEOUT_MS), &why,
-			       NULL);
+	ret = frame_vhost_recv(
+		be->backend_fd, &r,
+		chan_deadline(backend_wait_ms(be, BACKEND_REPLY_TIMEOUT_MS)),
+		&why, NULL);
 	if (ret < 0)
 		goto err;
 	close_fds(r.fds, r.nfds);
@@ -214,6 +223,16 @@ bool backend_suspended(const struct backend *be)
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+/* One request being handled (be->req). */
+struct req {
+	struct vhost_user_msg *m;
+	struct vhost_user_msg reply;
+	bool has_reply;	 /* reply holds a body to send */
+	int reply_fd;	 /* sent with the body, then closed; -1 */
+	uint64_t proto;	 /* protocol features when it arrived */
+	const char *why; /* reason of a refusal */
+};
 
 static void log_unmap(struct backend *be)
 {
@@ -268,10 +287,14 @@ int backend_new(struct backend **out, const struct backend_conf *conf)
 	n = conf->device == BACKEND_DEV_NET ? conf->queues * 2 : conf->queues;
 	be->nvrings = n;
 	be->mem = calloc(1, sizeof(*be->mem));
+	be->mem_spare = calloc(1, sizeof(*be->mem_spare));
 	be->bufs = calloc(VQ_MAX_SIZE, sizeof(*be->bufs));
-	if (!be->mem || !be->bufs)
+	be->req = calloc(1, sizeof(*be->req));
+	be->rx = calloc(1, sizeof(*be->rx));
+	if (!be->mem || !be->mem_spare || !be->bufs || !be->req || !be->rx)
 		goto err;
 	gmem_init(be->mem);
+	gmem_init(be->mem_spare);
 
 	/*
 	 * The vrings end exactly at a page boundary, followed by an
@@ -324,7 +347,10 @@ err:
 	if (be->vq)
 		munmap((uint8_t *)be->vq + n * sizeof(struct vring) - rw,
 		       be->vq_map_len);
+	free(be->rx);
+	free(be->req);
 	free(be->bufs);
+	free(be->mem_spare);
 	free(be->mem);
 	free(be);
 	return -ENOMEM;
@@ -363,6 +389,16 @@ void backend_detach(struct backend *be)
 	device_defaults(be);
 }
 
+int backend_release(struct backend *be)
+{
+	int fd = be->closed ? -1 : be->conn;
+
+	if (fd >= 0)
+		be->conn = -1;
+	backend_detach(be);
+	return fd;
+}
+
 void backend_free(struct backend *be)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -375,21 +411,15 @@ void backend_free(struct backend *be)
 	rw = (be->nvrings * sizeof(struct vring) + page - 1) / page * page;
 	munmap((uint8_t *)be->vq + be->nvrings * sizeof(struct vring) - rw,
 	       be->vq_map_len);
+	free(be->rx);
+	free(be->req);
 	free(be->bufs);
+	free(be->mem_spare);
 	free(be->mem);
 	free(be);
 }
 
 /* ---- request handling ------------------------------------------------------ */
-
-struct req {
-	struct vhost_user_msg *m;
-	struct vhost_user_msg reply;
-	bool has_reply;	 /* reply holds a body to send */
-	int reply_fd;	 /* sent with the body, then closed; -1 */
-	uint64_t proto;	 /* protocol features when it arrived */
-	const char *why; /* reason of a refusal */
-};
 
 static int put_reply(struct backend *be, const struct vhost_user_msg *r,
 		     int64_t deadline);
@@ -593,9 +623,7 @@ static int h_set_mem_table(struct backend *be, struct req *rq)
 		return refuse_why(rq, -EBADMSG,
 				  "a memory table with no "
 				  "regions");
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return refuse_why(rq, -ENOMEM, "out of memory");
+	g = be->mem_spare;
 	gmem_init(g);
 	for (i = 0; i < t.nregions; i++) {
 		int fd;
@@ -608,7 +636,6 @@ static int h_set_mem_table(struct backend *be, struct req *rq)
 		ret = map_region(be, g, fd, &t.regions[i], &rq->why);
 		if (ret < 0) {
 			gmem_clear(g);
-			free(g);
 			return ret;
 		}
 	}
@@ -619,7 +646,7 @@ static int h_set_mem_table(struct backend *be, struct req *rq)
 	be->mem = g;
 	vrings_resetup(be);
 	gmem_clear(old);
-	free(old);
+	be->mem_spare = old;
 	return 0;
 }
 
@@ -729,24 +756,60 @@ static int h_set_log_base(struct backend *be, struct req *rq)
 	return 0;
 }
 
+enum fd_class { FD_OTHER, FD_EVENTFD, FD_SOCKET, FD_PIPE_READ, FD_PIPE_WRITE };
+
+/*
+ * What @fd is, as far as a notifier or channel cares: fdzoo_kind_of()'s
+ * answer without what no caller here looks at (eventfd flags from fdinfo,
+ * whether a pipe is widowed): two system calls, three for an eventfd,
+ * where fdzoo_kind_of() makes six. A FIFO opened O_RDWR and an O_PATH fd
+ * are neither end.
+ */
+static enum fd_class fd_class_of(int fd)
+{
+	static const char eventfd_link[] = "anon_inode:[eventfd]";
+	char path[40], link[sizeof(eventfd_link)];
+	struct stat st;
+	ssize_t n;
+	int fl;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) < 0)
+		return FD_OTHER;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFSOCK:
+		return FD_SOCKET;
+	case S_IFIFO:
+		if ((fl & O_ACCMODE) == O_RDONLY)
+			return FD_PIPE_READ;
+		return (fl & O_ACCMODE) == O_WRONLY ? FD_PIPE_WRITE : FD_OTHER;
+	case S_IFDIR:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFLNK:
+		return FD_OTHER;
+	default:
+		break;
+	}
+	/* an anonymous inode: only its link says what it is */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	if (n == (ssize_t)sizeof(eventfd_link) - 1 &&
+	    !memcmp(link, eventfd_link, (size_t)n))
+		return FD_EVENTFD;
+	return FD_OTHER;
+}
+
 /* Kinds of fd a notifier may be: eventfd or pipe (or a socket). */
 static bool notifier_kind_ok(int fd, bool reader)
 {
-	switch (fdzoo_kind_of(fd)) {
-	case FDZOO_EVENTFD:
-	case FDZOO_EVENTFD_NONBLOCK:
-	case FDZOO_EVENTFD_SEMAPHORE:
-	case FDZOO_SOCKET:
+	switch (fd_class_of(fd)) {
+	case FD_EVENTFD:
+	case FD_SOCKET:
 		return true;
-	case FDZOO_PIPE_READ:
-	case FDZOO_PACKET_PIPE_READ:
-	case FDZOO_NOTIFICATION_PIPE_READ:
-	case FDZOO_WIDOWED_PIPE_READ:
+	case FD_PIPE_READ:
 		return reader;
-	case FDZOO_PIPE_WRITE:
-	case FDZOO_PACKET_PIPE_WRITE:
-	case FDZOO_NOTIFICATION_PIPE_WRITE:
-	case FDZOO_WIDOWED_PIPE_WRITE:
+	case FD_PIPE_WRITE:
 		return !reader;
 	default:
 		return false;
@@ -940,7 +1003,7 @@ static int h_set_vring_fd(struct backend *be, struct req *rq)
 		struct vhost_user_msg r;
 
 		vhost_user_build_ack(&r, code, 1);
-		put_reply(be, &r, chan_deadline(100));
+		put_reply(be, &r, chan_deadline(backend_wait_ms(be, 100)));
 	}
 	slot = kick				   ? &vq->kick_fd
 	       : code == VHOST_USER_SET_VRING_CALL ? &vq->call_fd
@@ -996,7 +1059,7 @@ static int h_set_vring_enable(struct backend *be, struct req *rq)
 
 static int h_set_backend_req_fd(struct backend *be, struct req *rq)
 {
-	if (fdzoo_kind_of(rq->m->fds[0]) != FDZOO_SOCKET)
+	if (fd_class_of(rq->m->fds[0]) != FD_SOCKET)
 		return refuse_why(rq, -EBADF,
 				  "the back-end channel is not a "
 				  "socket");
@@ -1379,7 +1442,9 @@ static int send_reply(struct backend *be, const struct vhost_user_msg *req,
 	r->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
 	if (bug_on(BUG_REPLY_FLAG_MISSING))
 		r->hdr.flags = VHOST_USER_VERSION;
-	ret = put_reply(be, r, chan_deadline(BACKEND_MSG_TIMEOUT_MS));
+	ret = put_reply(
+		be, r,
+		chan_deadline(backend_wait_ms(be, BACKEND_MSG_TIMEOUT_MS)));
 	if (ret < 0) {
 		backend_log(be, "reply to %s: %s; closing",
 			    vhost_user_request_name(VHOST_USER_FROM_FRONTEND,
@@ -1488,16 +1553,13 @@ int backend_handle(struct backend *be, struct vhost_user_msg *m)
 		m->nfds = 0;
 		return -ECONNRESET;
 	}
-	rq = calloc(1, sizeof(*rq));
-	if (!rq) {
-		close_fds(m->fds, m->nfds);
-		m->nfds = 0;
-		end_session(be);
-		return -ENOMEM;
-	}
+	/* not re-entered: no handler handles another request */
+	rq = be->req;
 	rq->m = m;
+	rq->has_reply = false;
 	rq->reply_fd = -1;
 	rq->proto = be->proto;
+	rq->why = NULL;
 	vhost_user_msg_init(&rq->reply);
 	if (be->conf.verbose) {
 		char line[256];
@@ -1555,7 +1617,6 @@ out:
 	/* Every fd handed and not kept is closed here. */
 	close_fds(m->fds, m->nfds);
 	m->nfds = 0;
-	free(rq);
 	return be->closed ? -ECONNRESET : 0;
 }
 
@@ -1639,7 +1700,9 @@ static int naive_recv(struct backend *be, struct vhost_user_msg *m)
 			struct pollfd p = { .fd = be->conn, .events = POLLIN };
 
 			if (errno != EAGAIN ||
-			    poll(&p, 1, BACKEND_MSG_TIMEOUT_MS) <= 0)
+			    poll(&p, 1,
+				 backend_wait_ms(be, BACKEND_MSG_TIMEOUT_MS)) <=
+				    0)
 				goto err;
 			continue;
 		}
@@ -1661,11 +1724,7 @@ static int recv_and_handle(struct backend *be)
 	const char *why = NULL;
 	int ret;
 
-	m = malloc(sizeof(*m));
-	if (!m) {
-		end_session(be);
-		return -ENOMEM;
-	}
+	m = be->rx;
 	vhost_user_msg_init(m);
 	if (bug_on(BUG_HEADER_SPLIT_DESYNC) ||
 	    bug_on(BUG_PAYLOAD_SHORT_READ_ABORT)) {
@@ -1677,9 +1736,10 @@ static int recv_and_handle(struct backend *be)
 		ret = backend_handle(be, m);
 		goto out;
 	}
-	ret = frame_vhost_recv(be->conn, m,
-			       chan_deadline(BACKEND_MSG_TIMEOUT_MS), &why,
-			       &info);
+	ret = frame_vhost_recv(
+		be->conn, m,
+		chan_deadline(backend_wait_ms(be, BACKEND_MSG_TIMEOUT_MS)),
+		&why, &info);
 	if (ret == -EMSGSIZE &&
 	    (info.fds_dropped ||
 	     ((info.hdr.flags | info.payload.flags) & CHAN_RECV_CTRUNC))) {
@@ -1713,7 +1773,6 @@ static int recv_and_handle(struct backend *be)
 	}
 	ret = backend_handle(be, m);
 out:
-	free(m);
 	return be->closed ? -ECONNRESET : 0;
 }
 

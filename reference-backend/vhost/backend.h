@@ -39,6 +39,14 @@ struct backend_conf {
 	unsigned int queues;
 	uint64_t blk_size; /* bytes, a multiple of 512 */
 	bool verbose;	   /* log every request, not only refusals */
+	/*
+	 * > 0: no wait for the peer lasts longer than this (ms): the rest of
+	 * a message, a reply's send, an ack on the back-end channel,
+	 * CHECK_DEVICE_STATE finishing a transfer. In-process fuzzing sets it:
+	 * the front-end runs on the same thread, so whatever it sent is
+	 * there already and a wait can only stall. 0: the limits below.
+	 */
+	unsigned int wait_max_ms;
 };
 
 /* Limits. */
@@ -53,6 +61,7 @@ struct backend_conf {
 #define BACKEND_VRING_RESERVE 65536
 
 struct dev_ops;
+struct req;
 
 /*
  * Replies taken by backend_dispatch() instead of sent on the connection
@@ -125,6 +134,13 @@ struct backend {
 	struct backend_xfer xfer;
 
 	struct backend_capture *capture; /* backend_dispatch() only */
+
+	/* Made once, reused for every message (no allocation per message:
+	 * under ASan each would be fresh pages, zeroed and faulted in). */
+	struct req *req;	   /* backend_handle()'s request state */
+	struct vhost_user_msg *rx; /* the message being received */
+	struct gmem *mem_spare;	   /* SET_MEM_TABLE builds the new table
+				      * here, then swaps it with @mem */
 };
 
 /* What a device implements (dev_net.c, dev_blk.c). */
@@ -174,6 +190,17 @@ void backend_attach(struct backend *be, int fd);
  * the session holds, unmap guest memory, forget negotiation.
  */
 void backend_detach(struct backend *be);
+
+/**
+ * backend_release() - backend_detach(), except that the connection is
+ * handed back instead of closed (a caller that runs session after session
+ * on one socketpair, and knows nothing is left in it)
+ *
+ * fds: the returned connection is the caller's.
+ * Return: the connection, or -1 if the session had none (it ended: the
+ * peer left or a violation closed it).
+ */
+int backend_release(struct backend *be);
 
 /** backend_free() - backend_detach() and release everything. */
 void backend_free(struct backend *be);
@@ -226,6 +253,12 @@ void backend_config_change(struct backend *be);
 
 /** backend_suspended() - Return: whether every vring is stopped. */
 bool backend_suspended(const struct backend *be);
+
+/**
+ * backend_wait_ms() - The bound for a wait for the peer of @ms
+ * Return: @ms, or conf.wait_max_ms if that is set and shorter.
+ */
+int backend_wait_ms(const struct backend *be, int ms);
 
 /**
  * backend_log() - One line on stderr, "vuc-ref-vhost: ..."
