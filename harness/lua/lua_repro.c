@@ -19,29 +19,12 @@
 
 #include "common/util.h"
 #include "lua/lua_internal.h"
-
-/* A Lua string literal of any bytes. */
-static void lc_put_str(FILE *f, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	size_t i;
-
-	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			fprintf(f, "\\%c", p[i]);
-		else if (p[i] >= 0x20 && p[i] < 0x7f)
-			fputc(p[i], f);
-		else
-			fprintf(f, "\\x%02x", p[i]);
-	}
-	fputc('"', f);
-}
+#include "run/outputs.h"
 
 static void lc_put_cstr(FILE *f, const char *s)
 {
 	if (s)
-		lc_put_str(f, s, strlen(s));
+		outputs_lua_str(f, s, strlen(s));
 	else
 		fputs("nil", f);
 }
@@ -125,7 +108,7 @@ static void lc_put_fds(FILE *f, const char *fds)
 	fputs("{ ", f);
 	while (s && *s) {
 		e = strstr(s, ", ");
-		lc_put_str(f, s, e ? (size_t)(e - s) : strlen(s));
+		outputs_lua_str(f, s, e ? (size_t)(e - s) : strlen(s));
 		fputs(", ", f);
 		s = e ? e + 2 : NULL;
 	}
@@ -138,7 +121,7 @@ static void lc_put_send(FILE *f, const struct vuc_trace_entry *e)
 	unsigned int i;
 
 	fprintf(f, "\t\t\t{ at = %.3f, send = ", e->t_ms);
-	lc_put_str(f, e->bytes, e->len);
+	outputs_lua_str(f, e->bytes, e->len);
 	if (e->nchunks > 1) {
 		fputs(", split = { ", f);
 		for (i = 1; i < e->nchunks; i++)
@@ -215,7 +198,7 @@ int lc_write_reproducer(const struct vuc_case *c, const struct vuc_result *res,
 			break;
 		case VUC_TRACE_RECV:
 			fprintf(f, "\t\t\t{ at = %.3f, recv = ", e->t_ms);
-			lc_put_str(f, e->bytes, e->len);
+			outputs_lua_str(f, e->bytes, e->len);
 			k = lc_recv_kind(send, e, vfio);
 			if (k)
 				fprintf(f, ", kind = \"%s\"", k);
@@ -247,7 +230,7 @@ int lc_write_reproducer(const struct vuc_case *c, const struct vuc_result *res,
 		size_t n = strcspn(accept, ";");
 
 		fputs("\t\t\taccept = ", f);
-		lc_put_str(f, accept, n);
+		outputs_lua_str(f, accept, n);
 		fputs(",\n", f);
 	}
 	fputs("\t\t\texpected = ", f);

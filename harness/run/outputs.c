@@ -825,3 +825,49 @@ int outputs_write_baseline(const char *path,
 		baseline_write_line(f, cases[i]->id, &results[i]);
 	return close_out(f);
 }
+
+void outputs_lua_str(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
+	fputc('"', f);
+}
+
+void outputs_lua_comment(FILE *f, const char *label, const char *s)
+{
+	char last = '\0';
+
+	fprintf(f, "-- %s", label);
+	for (; *s; s++) {
+		fputc(*s, f);
+		if (*s == '\n' && s[1])
+			fputs("--   ", f);
+		last = *s;
+	}
+	if (last != '\n')
+		fputc('\n', f);
+}
+
+int outputs_write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "we");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fwrite(buf, 1, len, f) != len)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}

@@ -111,4 +111,23 @@ char *outputs_case_path(const char *dir, const char *id, const char *ext);
 int outputs_write_trace(const char *path, const struct vuc_case *c,
 			const struct vuc_result *r);
 
+/**
+ * outputs_lua_str() - Write @len bytes as a Lua string literal (quotes
+ * and backslashes escaped, anything unprintable as \xNN): reproducer
+ * scripts carry any bytes.
+ */
+void outputs_lua_str(FILE *f, const void *buf, size_t len);
+
+/**
+ * outputs_lua_comment() - "-- @label@s" with every line of @s a Lua
+ * comment line, ending with a newline
+ */
+void outputs_lua_comment(FILE *f, const char *label, const char *s);
+
+/**
+ * outputs_write_file() - Write @len bytes to a new file at @path
+ * Return: 0 or -errno.
+ */
+int outputs_write_file(const char *path, const void *buf, size_t len);
+
 #endif /* VUC_RUN_OUTPUTS_H */
