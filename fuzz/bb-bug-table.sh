@@ -14,7 +14,8 @@
 # (`vu-conform run SIG.lua --reuse --strict`); the fuzzer stops at the
 # first three findings, and the first that counts is reported. The device
 # is net, except for the blk-only bugs. Environment: SEED (default 1),
-# DEVICE_BLK (bugs run with --device blk, default "blk-no-bounds"),
+# DEVICE_BLK (bugs run with --device blk; default: blk-no-bounds,
+# inflight-not-marked and state-short-read, which show only on blk),
 # KEEP=DIR keeps the findings (default: a temporary directory, removed).
 set -eu
 
@@ -23,7 +24,7 @@ secs=${2:-60}
 [ $# -ge 2 ] && shift 2 || shift $#
 bin=$(realpath "$build")/bin # absolute: reproducers run from a work directory
 seed=${SEED:-1}
-blk=${DEVICE_BLK:-blk-no-bounds}
+blk=${DEVICE_BLK:-"blk-no-bounds inflight-not-marked state-short-read"}
 
 if [ ! -x "$bin/vu-conform" ] || [ ! -x "$bin/vuc-ref-vhost" ]; then
 	echo "bb-bug-table.sh: $bin/vu-conform or vuc-ref-vhost missing" >&2

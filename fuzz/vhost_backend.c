@@ -17,7 +17,8 @@
  * taken from where the handler puts them (no socket round trip); SPLIT,
  * more than 8 fds, a size that lies, the first op of a session and one op
  * in eight go over the socket through the back-end's receive path and
- * poll loop. fds are counted once per input (fds_before()).
+ * poll loop. fds are counted once per input (fds_before()); a session
+ * that ends cleanly leaves its socketpair to the next (session_end()).
  *
  * Oracles, each named for what it protects (a failure aborts):
  * - no crash, hang (libFuzzer -timeout), leak or fd left open when the
@@ -43,6 +44,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +54,7 @@
 #include "common/util.h"
 #include "fe/frame.h"
 #include "fe/seq.h"
+#include "fe/seqmodel.h"
 #include "fuzz_util.h"
 #include "ring/vq.h"
 #include "transport/chan.h"
@@ -86,8 +89,13 @@ static struct backend *be;
 static int fe = -1;
 static struct own own[MAX_OWN];
 static unsigned int nown;
-static bool save_bad;	 /* a SAVE went to an fd that cannot take it */
-static bool guest_dirty; /* guest memory was written or handed over */
+static bool fe_shut;	  /* we shut our end down: not reusable */
+static bool save_bad;	  /* a SAVE went to an fd that cannot take it */
+static bool load_xfer;	  /* the transfer taken last is a LOAD */
+static uint8_t *fed_blob; /* the state FEED wrote whole into a pipe */
+static size_t fed_len;
+static bool guest_dirty;      /* guest memory was written or handed over */
+static struct seqmodel model; /* the rings and config the session set up */
 
 /* ---- signals ------------------------------------------------------------ */
 
@@ -146,15 +154,20 @@ static void install_signals(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	/* wait_max_ms: we are the front-end, on this thread; what we sent
+	 * is there, so a back-end wait (CHECK_DEVICE_STATE while we hold a
+	 * LOAD pipe's write end, an ack on the back-end channel) only stalls */
 	static const struct backend_conf confs[4] = {
-		{ .device = BACKEND_DEV_NET, .queues = 1 },
+		{ .device = BACKEND_DEV_NET, .queues = 1, .wait_max_ms = 1 },
 		{ .device = BACKEND_DEV_BLK,
 		  .queues = 1,
-		  .blk_size = BLK_SIZE },
-		{ .device = BACKEND_DEV_NET, .queues = 2 },
+		  .blk_size = BLK_SIZE,
+		  .wait_max_ms = 1 },
+		{ .device = BACKEND_DEV_NET, .queues = 2, .wait_max_ms = 1 },
 		{ .device = BACKEND_DEV_BLK,
 		  .queues = 2,
-		  .blk_size = BLK_SIZE },
+		  .blk_size = BLK_SIZE,
+		  .wait_max_ms = 1 },
 	};
 	unsigned int i;
 
@@ -238,6 +251,30 @@ struct sent {
 	uint8_t config[BACKEND_CONFIG_SIZE];
 };
 
+/*
+ * CHECK_DEVICE_STATE said 0 after a LOAD of this back-end's own state,
+ * written whole: "the destination back-end must deserialize its internal
+ * state from that data", so saving it again gives the same state (the
+ * seeded state-short-read loses the rest of each packet of a packetized
+ * pipe and loads what it got).
+ */
+static void judge_loaded(void)
+{
+	uint8_t *now = NULL;
+	size_t len = 0;
+	bool same;
+
+	if (state_save_blob(be, &now, &len) < 0)
+		return;
+	same = len == fed_len && !memcmp(now, fed_blob, len);
+	free(now);
+	if (!same)
+		fz_fail("state-loaded-differs: CHECK_DEVICE_STATE says 0 "
+			"after a LOAD of the back-end's own state (%zu "
+			"bytes), yet the state it holds now is another",
+			fed_len);
+}
+
 /* Judge the replies to @sent and the state it left. */
 static void judge(const struct sent *sent, struct vhost_user_msg *reps,
 		  unsigned int nrep)
@@ -256,6 +293,9 @@ static void judge(const struct sent *sent, struct vhost_user_msg *reps,
 		    seq_reply_success(&reps[i]))
 			fz_fail("CHECK_DEVICE_STATE says 0 after a SAVE into "
 				"an fd that fails writes");
+		if (h->request == VHOST_USER_CHECK_DEVICE_STATE && load_xfer &&
+		    fed_blob && seq_reply_success(&reps[i]))
+			judge_loaded();
 		if (h->request == VHOST_USER_GET_VRING_BASE && !s->fail &&
 		    reps[i].hdr.size == 8) {
 			struct vhost_user_vring_state st;
@@ -281,6 +321,7 @@ static void judge(const struct sent *sent, struct vhost_user_msg *reps,
 		uint32_t dir;
 
 		memcpy(&dir, s->m.payload, sizeof(dir));
+		load_xfer = dir == VHOST_USER_TRANSFER_STATE_DIRECTION_LOAD;
 		save_bad = dir == VHOST_USER_TRANSFER_STATE_DIRECTION_SAVE &&
 			   (s->kind == FDZOO_PIPE_READ ||
 			    s->kind == FDZOO_PACKET_PIPE_READ ||
@@ -314,6 +355,31 @@ static void judge(const struct sent *sent, struct vhost_user_msg *reps,
 	    memcmp(sent->config, be->config, sizeof(sent->config)))
 		fz_fail("SET_CONFIG without the live-migration flag changed "
 			"the config space (every field is read-only)");
+}
+
+/*
+ * The data-path and config oracles of the ring model (fe/seqmodel.h), on
+ * what @op sent and got back; every op is a synchronisation point here
+ * (the back-end runs on this thread: what it does for an op is done when
+ * the op returns).
+ */
+static void model_msg(const struct seq_sent *s, const struct seq_op *op,
+		      const int *fds, const struct vhost_user_msg *reps,
+		      unsigned int nrep)
+{
+	const char *oracle = NULL, *why = NULL;
+
+	if (seqmodel_msg(&model, s, fds, op->fdk == SEQ_FDK_GUEST, reps, nrep,
+			 &oracle, &why) < 0)
+		fz_fail("%s: %s", oracle, why);
+}
+
+static void model_sync(void)
+{
+	const char *oracle = NULL, *why = NULL;
+
+	if (seqmodel_sync(&model, &oracle, &why) < 0)
+		fz_fail("%s: %s", oracle, why);
 }
 
 /* Run the back-end until it has nothing left to do now. */
@@ -454,6 +520,8 @@ static int op_msg(const struct seq_op *op)
 				pump();
 			nrep = (unsigned int)ret;
 			judge(&sent, reps, VUC_MIN(nrep, ARRAY_SIZE(reps)));
+			model_msg(s, op, fds, reps,
+				  VUC_MIN(nrep, ARRAY_SIZE(reps)));
 			return be->closed ? -1 : 0;
 		}
 	}
@@ -484,11 +552,14 @@ static int op_msg(const struct seq_op *op)
 	/* Fewer bytes than the header announces: the back-end would wait
 	 * BACKEND_MSG_TIMEOUT_MS for the rest, then hang up. Say at once that
 	 * no more is coming: the same end, without the 2 s stall. */
-	if (len < VHOST_USER_HDR_SIZE + (size_t)s->m.hdr.size)
+	if (len < VHOST_USER_HDR_SIZE + (size_t)s->m.hdr.size) {
 		shutdown(fe, SHUT_WR);
+		fe_shut = true;
+	}
 	pump();
 	nrep = collect(reps, ARRAY_SIZE(reps));
 	judge(&sent, reps, VUC_MIN(nrep, ARRAY_SIZE(reps)));
+	model_msg(s, op, fds, reps, VUC_MIN(nrep, ARRAY_SIZE(reps)));
 	return be->closed ? -1 : 0;
 }
 
@@ -571,8 +642,14 @@ static void op_feed(const struct seq_op *op)
 		harness_writing = 1;
 		w = write(own[i].fd, blob ? blob : data, len);
 		harness_writing = 0;
-		(void)w;
 		close_fd(&own[i].fd);
+		/* kept for the LOAD oracle (judge_loaded()) when whole */
+		if (blob && w == (ssize_t)len) {
+			free(fed_blob);
+			fed_blob = blob;
+			fed_len = len;
+			blob = NULL;
+		}
 	}
 	free(blob);
 	pump();
@@ -587,12 +664,64 @@ static void op_raw(const struct seq_op *op)
 		chan_send_buf(fe, buf, len, NULL, 0,
 			      chan_deadline(CHAN_NOWAIT));
 	shutdown(fe, SHUT_WR);
+	fe_shut = true;
 	sock_used = true;
 	pump();
 	collect(NULL, 0);
 }
 
 /* ---- one input ---------------------------------------------------------------- */
+
+/*
+ * The connection of a session that ended cleanly (no hang-up, no shutdown,
+ * nothing unread either way), kept for the next input: a socketpair and
+ * its two closes cost as much as a short session's messages. Nothing
+ * tells it from a new one (no flags are set on it, no byte or fd is left
+ * in it, the back-end keeps nothing of a session: backend_release());
+ * any other ending closes it.
+ */
+static int keep_be = -1, keep_fe = -1;
+
+static bool unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) < 0 || n > 0;
+}
+
+/* Start the session on the kept connection or a new one. */
+static void session_start(void)
+{
+	int sv[2];
+
+	if (keep_be >= 0) {
+		sv[0] = keep_be;
+		sv[1] = keep_fe;
+		keep_be = keep_fe = -1;
+	} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		abort();
+	}
+	backend_attach(be, sv[0]);
+	fe = sv[1];
+	fe_shut = false;
+}
+
+/* End it; keep the connection if it can serve the next session. */
+static void session_end(void)
+{
+	int conn = -1;
+
+	if (!be->closed && !fe_shut && !unread(fe) && !unread(be->conn))
+		conn = backend_release(be);
+	else
+		backend_detach(be);
+	if (conn >= 0) {
+		keep_be = conn;
+		keep_fe = fe;
+		fe = -1;
+	}
+	close_fd(&fe);
+}
 
 /*
  * The fds open before a session: /proc/self/fd is counted again only when
@@ -627,7 +756,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct seq_op op;
 	struct seq_in in = { data, size };
 	unsigned int i, ops;
-	int sv[2], n;
+	int n, now, kept;
 	uint8_t setup;
 
 	if (!guest)
@@ -636,14 +765,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* counted per input: libFuzzer opens files between inputs */
 	base_fds = fds_before();
+	kept = keep_be >= 0 ? 2 : 0; /* counted in base_fds */
 	setup = seq_u8(&in);
 	be = backends[setup & 3];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		abort();
-	backend_attach(be, sv[0]);
-	fe = sv[1];
+	session_start();
 	nown = 0;
 	save_bad = false;
+	load_xfer = false;
+	free(fed_blob);
+	fed_blob = NULL;
 	/* the same memory every input, zeroed when a session could have
 	 * touched it: a hole punched frees only the pages in use */
 	if (guest_dirty &&
@@ -651,6 +781,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      GUEST_SIZE) < 0)
 		memset(guest, 0, GUEST_SIZE);
 	guest_dirty = false;
+	seqmodel_init(&model, guest, GUEST_SIZE,
+		      setup & 1 ? SEQMODEL_DEV_BLK : SEQMODEL_DEV_NET);
 
 	for (ops = 0; ops < SEQ_MAX_OPS && seq_next(&in, data, &op, be->proto);
 	     ops++) {
@@ -672,23 +804,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			op_feed(&op);
 		}
+		if (op.kind != SEQ_MSG && op.kind != SEQ_SPLIT)
+			seqmodel_op(&model, &op);
 		if (sock_used)
 			collect(NULL, 0);
+		model_sync();
 		if (be->closed)
 			break;
 	}
 
-	backend_detach(be);
-	close_fd(&fe);
+	session_end();
+	free(fed_blob);
+	fed_blob = NULL;
 	for (i = 0; i < nown; i++)
 		close_fd(&own[i].fd);
-	n = fz_count_fds();
+	/* as if the kept connection were open before and after */
+	now = fz_count_fds();
+	n = now - (keep_be >= 0 ? 2 : 0) + kept;
 	/* fewer than a carried count: libFuzzer may have closed one of its
 	 * own (above the lowest free fd) between inputs */
 	if (n > base_fds || (n < base_fds && count_fresh))
 		fz_fail("%d fds open after the session, %d before: the "
 			"back-end leaked %d",
 			n, base_fds, n - base_fds);
-	last_count = n;
+	last_count = now;
 	return 0;
 }

@@ -270,7 +270,8 @@ bool seq_next(struct seq_in *in, const uint8_t *base, struct seq_op *op,
 
 size_t seq_op_data(const struct seq_op *op, uint8_t *buf)
 {
-	memcpy(buf, op->data, op->data_len);
+	if (op->data_len) /* FEED of a valid blob has no bytes */
+		memcpy(buf, op->data, op->data_len);
 	memset(buf + op->data_len, 0, op->data_want - op->data_len);
 	return op->data_want;
 }

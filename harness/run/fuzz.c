@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +24,7 @@
 #include "common/util.h"
 #include "fe/frame.h"
 #include "fe/seq.h"
+#include "fe/seqmodel.h"
 #include "run/fuzz.h"
 #include "run/fuzz_int.h"
 #include "run/target.h"
@@ -59,6 +62,7 @@ struct fz_conf {
 	unsigned int max_findings;
 	int minimize_ms;
 	bool quiet;
+	enum seqmodel_dev device; /* --device, the target file's, or unknown */
 };
 
 struct fz_input {
@@ -86,6 +90,14 @@ struct fz_sess {
 	bool feat_offered_known;
 	bool packed;   /* RING_PACKED sent in SET_FEATURES */
 	bool save_bad; /* a SAVE went to an fd that cannot take it */
+	/* the state oracle (fz_state_judge()): a SAVE being read from our
+	 * end own[st_save_i], its bytes (st_cur), the previous SAVE's, the
+	 * state two SAVEs in a row gave (st_stable), a LOAD waiting for its
+	 * CHECK (fed that state), that LOAD checked 0 */
+	bool st_saving, st_cur, st_prev, st_stable, st_loading, st_fed;
+	bool st_loaded;
+	unsigned int st_save_i, st_load_i;
+	size_t st_cur_len, st_prev_len, st_stable_len;
 	uint32_t pending[FZ_PENDING]; /* must-fail requests whose answer
 					 may still come */
 	unsigned int npending;
@@ -128,11 +140,13 @@ struct fz {
 	bool tty;
 	struct fz_sess s;
 	struct fz_rec last_rec[SEQ_MAX_OPS];
+	uint8_t *guest_map;    /* guest_fd mapped: the ring model reads it */
+	struct seqmodel model; /* the session's rings and config */
 };
 
-static volatile sig_atomic_t fz_stop;
+volatile sig_atomic_t fz_stop;
 
-static void fz_on_signal(int sig)
+void fz_on_signal(int sig)
 {
 	(void)sig;
 	if (fz_stop) {
@@ -143,9 +157,7 @@ static void fz_on_signal(int sig)
 	fz_stop = 1;
 }
 
-static void fz_msg(const char *fmt, ...) VUC_PRINTF(1, 2);
-
-static void fz_msg(const char *fmt, ...)
+void fz_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -174,7 +186,7 @@ static unsigned int fz_below(struct fz *f, unsigned int n)
 
 /* ---- coverage proxy ------------------------------------------------------ */
 
-static uint64_t fz_hash(uint64_t h, uint64_t v)
+uint64_t fz_hash(uint64_t h, uint64_t v)
 {
 	h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
 	return h * UINT64_C(0xff51afd7ed558ccd);
@@ -337,15 +349,12 @@ static int fz_last_own(struct fz_sess *s, int role, bool memfd)
 
 /* ---- one session ---------------------------------------------------------- */
 
-static bool fz_found(struct fz_verdict *v, const char *kind, int at,
-		     const char *sig_fmt, ...) VUC_PRINTF(4, 5);
-
 /*
  * Record a finding unless one is recorded already (the first one wins).
  * Return: true if this one was recorded.
  */
-static bool fz_found(struct fz_verdict *v, const char *kind, int at,
-		     const char *sig_fmt, ...)
+bool fz_found(struct fz_verdict *v, const char *kind, int at,
+	      const char *sig_fmt, ...)
 {
 	char sig[64];
 	va_list ap;
@@ -532,6 +541,218 @@ static void fz_end_transfers(struct fz_sess *s)
 			close_fd(&s->own[i].fd);
 }
 
+/*
+ * The state oracle. A daemon that serialises deterministically (two SAVEs
+ * in a row, nothing else in between, gave the same bytes) and says 0 to
+ * the CHECK_DEVICE_STATE of a LOAD of those bytes ("verify that data
+ * transfer was successful") must give the same bytes at the next SAVE.
+ * Messages that may change the device (anything but the transfers and
+ * the GETs below) and ops other than FEED / CLOSE start it over.
+ */
+/* larger states are not judged; the buffers: this SAVE, last, stable */
+#define FZ_STATE_MAX (1u << 20)
+static uint8_t fz_st_buf[3][FZ_STATE_MAX];
+
+static void fz_state_reset(struct fz_sess *s)
+{
+	s->st_cur = s->st_prev = s->st_stable = false;
+	s->st_loading = s->st_fed = s->st_loaded = false;
+}
+
+/* Before CHECK_DEVICE_STATE: read the SAVE to its end (the daemon closes
+ * its end when done). */
+static void fz_state_drain(struct fz *f)
+{
+	struct fz_sess *s = &f->s;
+	int64_t until = chan_deadline(f->conf->timeout_ms);
+	int fd;
+
+	s->st_cur = false;
+	if (!s->st_saving)
+		return;
+	s->st_saving = false;
+	fd = s->own[s->st_save_i].fd;
+	s->st_cur_len = 0;
+	while (fd >= 0 && chan_now() < until) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		if (s->st_cur_len == FZ_STATE_MAX)
+			return; /* too large to judge */
+		n = read(fd, fz_st_buf[0] + s->st_cur_len,
+			 FZ_STATE_MAX - s->st_cur_len);
+		if (n == 0) {
+			s->st_cur = true;
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		if (n > 0)
+			s->st_cur_len += (size_t)n;
+	}
+}
+
+/* FEED of a valid blob: the state two SAVEs gave, if there is one and a
+ * LOAD is waiting for it. Return: true if it was written whole. */
+static bool fz_state_feed(struct fz *f, unsigned int i)
+{
+	struct fz_sess *s = &f->s;
+	int64_t until = chan_deadline(f->conf->timeout_ms);
+	int fd = s->own[i].fd;
+	size_t done = 0;
+
+	/* only into the pipe of the LOAD waiting for it */
+	if (!s->st_stable || !s->st_loading || s->st_fed || i != s->st_load_i)
+		return false;
+	while (done < s->st_stable_len && chan_now() < until) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		n = write(fd, fz_st_buf[2] + done, s->st_stable_len - done);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0)
+			done += (size_t)n;
+	}
+	s->st_fed = done == s->st_stable_len;
+	return s->st_fed;
+}
+
+/* The oracle on one message and its replies (after the other oracles). */
+static void fz_state_judge(struct fz *f, const struct seq_sent *st,
+			   const struct vhost_user_msg *reps, unsigned int nrep,
+			   unsigned int idx, struct fz_verdict *v)
+{
+	struct fz_sess *s = &f->s;
+	bool ok = nrep && reps[0].hdr.size == 8 && !reps[0].nfds &&
+		  reps[0].hdr.request == st->m.hdr.request &&
+		  seq_reply_success(&reps[0]);
+	uint32_t dir;
+	int i;
+
+	switch (st->m.hdr.request) {
+	case VHOST_USER_CHECK_DEVICE_STATE:
+		if (s->st_cur && ok && s->st_loaded) {
+			s->rec[idx].st_save = true;
+			if ((s->st_cur_len != s->st_stable_len ||
+			     memcmp(fz_st_buf[0], fz_st_buf[2],
+				    s->st_cur_len)) &&
+			    fz_found(v, FZ_KIND_STATE_LOAD, (int)idx, "%s",
+				     "check-device-state"))
+				snprintf(v->what, sizeof(v->what),
+					 "two SAVEs gave the same %zu bytes, "
+					 "a LOAD of them was checked 0, yet "
+					 "the next SAVE gave %zu other bytes",
+					 s->st_stable_len, s->st_cur_len);
+			s->st_loaded = false;
+		} else if (s->st_cur && ok) {
+			s->rec[idx].st_save = true;
+			if (s->st_prev && s->st_prev_len == s->st_cur_len &&
+			    !memcmp(fz_st_buf[0], fz_st_buf[1],
+				    s->st_cur_len)) {
+				memcpy(fz_st_buf[2], fz_st_buf[0],
+				       s->st_cur_len);
+				s->st_stable_len = s->st_cur_len;
+				s->st_stable = true;
+			}
+			memcpy(fz_st_buf[1], fz_st_buf[0], s->st_cur_len);
+			s->st_prev_len = s->st_cur_len;
+			s->st_prev = true;
+		} else if (s->st_loading && s->st_fed && ok) {
+			s->rec[idx].st_loadcheck = true;
+			s->st_loaded = true;
+			s->st_cur = s->st_prev = false;
+		} else if (s->st_cur || s->st_loading) {
+			fz_state_reset(s); /* a transfer failed */
+		}
+		s->st_cur = s->st_loading = s->st_fed = false;
+		break;
+	case VHOST_USER_SET_DEVICE_STATE_FD:
+		s->st_saving = false;
+		if (s->st_loading || !ok || st->m.hdr.size < 8) {
+			fz_state_reset(s);
+			break;
+		}
+		memcpy(&dir, st->m.payload, sizeof(dir));
+		i = fz_last_own(s, 1, false);
+		if (dir == VHOST_USER_TRANSFER_STATE_DIRECTION_LOAD) {
+			/* a pipe read end we made: FEED writes its other end */
+			i = fz_last_own(s, 2, false);
+			if ((st->kind == FDZOO_PIPE_READ ||
+			     st->kind == FDZOO_PACKET_PIPE_READ) &&
+			    i >= 0) {
+				s->st_loading = true;
+				s->st_load_i = (unsigned int)i;
+			} else {
+				fz_state_reset(s);
+			}
+		} else if (st->kind == FDZOO_PIPE_WRITE && i > 0) {
+			s->st_saving = true; /* our read end: i */
+			s->st_save_i = (unsigned int)i;
+			/* our copy of the end we sent (fz_make_fd() keeps it
+			 * right before): the SAVE ends in EOF without it */
+			if (!s->own[i - 1].role &&
+			    s->own[i - 1].kind == FDZOO_PIPE_WRITE)
+				close_fd(&s->own[i - 1].fd);
+		}
+		break;
+	case VHOST_USER_GET_FEATURES:
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VHOST_USER_GET_QUEUE_NUM:
+	case VHOST_USER_GET_STATUS:
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		break;
+	default:
+		fz_state_reset(s);
+		break;
+	}
+}
+
+/* A ring-model oracle fired (at op @at, -1: the probe after the session). */
+static void fz_model_found(struct fz *f, struct fz_verdict *v, int at,
+			   const char *req, const char *oracle, const char *why)
+{
+	if (fz_found(v, oracle, at, "%s", req)) {
+		snprintf(v->what, sizeof(v->what), "%s", why);
+		v->check = f->model.check;
+	}
+}
+
+/*
+ * The ring model (fe/seqmodel.h) on one message sent; replies make it a
+ * synchronisation point (what the daemon did before answering is in guest
+ * memory now).
+ */
+static void fz_model_msg(struct fz *f, const struct seq_sent *st,
+			 const int *fds, const struct seq_op *op,
+			 const struct vhost_user_msg *reps, unsigned int nrep,
+			 unsigned int idx, struct fz_verdict *v)
+{
+	const char *oracle = NULL, *why = NULL;
+	int ret;
+
+	ret = seqmodel_msg(&f->model, st, fds, op->fdk == SEQ_FDK_GUEST, reps,
+			   nrep, &oracle, &why);
+	if (!ret && nrep)
+		ret = seqmodel_sync(&f->model, &oracle, &why);
+	if (ret < 0)
+		fz_model_found(f, v, (int)idx, fz_req_name(st->m.hdr.request),
+			       oracle, why);
+}
+
+/* The probe was answered: a synchronisation point after the last op. */
+static void fz_model_sync(struct fz *f, struct fz_verdict *v)
+{
+	const char *oracle = NULL, *why = NULL;
+
+	if (seqmodel_sync(&f->model, &oracle, &why) < 0)
+		fz_model_found(f, v, -1, "probe", oracle, why);
+}
+
 /* Send one MSG / SPLIT op and judge what comes back. */
 static void fz_op_msg(struct fz *f, const struct seq_op *op, unsigned int idx,
 		      struct fz_verdict *v, bool *new_cov)
@@ -591,8 +812,10 @@ static void fz_op_msg(struct fz *f, const struct seq_op *op, unsigned int idx,
 	if (st.m.hdr.size > VHOST_USER_PAYLOAD_MAX)
 		s->out_of_step = true; /* the header promises more */
 
-	if (st.m.hdr.request == VHOST_USER_CHECK_DEVICE_STATE)
+	if (st.m.hdr.request == VHOST_USER_CHECK_DEVICE_STATE) {
+		fz_state_drain(f);
 		fz_end_transfers(s);
+	}
 	memcpy(buf, &st.m.hdr, VHOST_USER_HDR_SIZE);
 	memcpy(buf + VHOST_USER_HDR_SIZE, st.m.payload,
 	       op->wire_len - VHOST_USER_HDR_SIZE);
@@ -687,6 +910,8 @@ static void fz_op_msg(struct fz *f, const struct seq_op *op, unsigned int idx,
 	}
 	if (st.m.hdr.request == VHOST_USER_CHECK_DEVICE_STATE)
 		rec->save_bad = s->save_bad;
+	fz_model_msg(f, &st, fds, op, reps, nrep, idx, v);
+	fz_state_judge(f, &st, reps, nrep, idx, v);
 	if (st.m.hdr.request == VHOST_USER_SET_DEVICE_STATE_FD && nrep &&
 	    reps[0].hdr.size == 8 && seq_reply_success(&reps[0])) {
 		uint32_t dir;
@@ -733,7 +958,7 @@ static int fz_probe(struct fz *f, struct fz_verdict *v, bool judge)
 }
 
 /* The first frame ("#0 ... in FUNC") of a sanitizer report in @buf. */
-static void fz_top_frame(const char *buf, char *out, size_t cap)
+void fz_top_frame(const char *buf, char *out, size_t cap)
 {
 	const char *p = strstr(buf, "#0 "), *in, *end;
 
@@ -753,13 +978,20 @@ static void fz_top_frame(const char *buf, char *out, size_t cap)
 /* It exited: a crash (a signal or a sanitizer report) or a clean exit. */
 static void fz_judge_exit(struct fz *f, struct fz_verdict *v)
 {
+	fz_exit_verdict(f->t, f->tail, sizeof(f->tail), v);
+	fz_restart(f);
+}
+
+void fz_exit_verdict(struct target *t, char *tail, size_t cap,
+		     struct fz_verdict *v)
+{
 	struct target_status st;
 	char report[1024], frame[64];
 
-	target_sample(f->t, &st);
-	target_stderr_tail(f->t, f->tail, sizeof(f->tail));
+	target_sample(t, &st);
+	target_stderr_tail(t, tail, cap);
 	report[0] = '\0';
-	target_sanitizer_report(f->t, report, sizeof(report));
+	target_sanitizer_report(t, report, sizeof(report));
 	fz_top_frame(report, frame, sizeof(frame));
 	if (st.sanitizer || report[0]) {
 		v->kind = NULL; /* a crash outranks what led to it */
@@ -774,7 +1006,6 @@ static void fz_judge_exit(struct fz *f, struct fz_verdict *v)
 			 "the target was killed by %s",
 			 watchdog_signal_name(st.signal));
 	}
-	fz_restart(f);
 }
 
 /*
@@ -818,11 +1049,16 @@ static void fz_health(struct fz *f, struct fz_verdict *v)
  */
 static int fz_settled_fds(struct fz *f, int want)
 {
+	return fz_target_settled_fds(f->t, want);
+}
+
+int fz_target_settled_fds(struct target *t, int want)
+{
 	int64_t until = chan_deadline(300);
 	int n, prev = -1;
 
 	for (;;) {
-		n = fdzoo_count_open(target_pid(f->t));
+		n = fdzoo_count_open(target_pid(t));
 		if (n < 0 || (want >= 0 && n <= want) ||
 		    (want < 0 && n == prev) || chan_now() >= until)
 			return n;
@@ -879,6 +1115,7 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 	memset(s, 0, offsetof(struct fz_sess, rec));
 	memset(s->rec, 0, sizeof(s->rec));
 	s->proto_known = true;
+	seqmodel_init(&f->model, f->guest_map, SEQ_GUEST_SIZE, f->conf->device);
 
 	seq_u8(&cur); /* the setup byte: the daemon's own choice here */
 	for (idx = 0; idx < SEQ_MAX_OPS && !s->hung && !fz_stop &&
@@ -931,11 +1168,15 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 			int i = fz_last_own(s, 2, false);
 
 			if (i >= 0) {
-				/* (bit 0, "a valid state blob", needs the
-				 * back-end's own format: nothing is written) */
+				/* bit 0, "a valid state blob": the state two
+				 * SAVEs gave (fz_state_feed()), else nothing */
 				size_t len = seq_op_data(op, data);
 
-				if (len && write(s->own[i].fd, data, len) < 0)
+				if ((op->n & 1) &&
+				    fz_state_feed(f, (unsigned int)i))
+					s->rec[idx].st_feed = true;
+				else if (len &&
+					 write(s->own[i].fd, data, len) < 0)
 					s->own[i].kind = FDZOO_OTHER;
 				close_fd(&s->own[i].fd);
 			}
@@ -951,8 +1192,12 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 			s->hung = true; /* our hang-up */
 			break;
 		}
-		if (op->kind != SEQ_MSG && op->kind != SEQ_SPLIT)
+		if (op->kind != SEQ_MSG && op->kind != SEQ_SPLIT) {
+			if (op->kind != SEQ_FEED && op->kind != SEQ_CLOSE)
+				fz_state_reset(s);
 			s->rec[idx].sent = true;
+			seqmodel_op(&f->model, op);
+		}
 	}
 	free(op);
 	f->msgs += s->msgs;
@@ -968,6 +1213,8 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 				 f->conf->timeout_ms);
 		if (ret < 0)
 			s->hung = true;
+		if (ret == 0)
+			fz_model_sync(f, v);
 	}
 	/* a hang at a request: if the probe is answered now, the reply
 	 * was missing, not the daemon stuck */
@@ -1159,8 +1406,8 @@ static size_t fz_put_guest(uint8_t *out, uint16_t off, const void *p,
 }
 
 /*
- * Ops that make the daemon walk a ring, where the traces lay it out: a
- * descriptor chain (a loop, or a virtio-blk request: header, data,
+ * Ops that make the daemon walk a ring, where the traces or the ring model's
+ * seeds lay it out: a descriptor chain (a loop, or a virtio-blk request: header, data,
  * status, with a sector from the interesting values) published in the
  * avail ring, then a KICK.
  * Return: the bytes written to @out (at most 160).
@@ -1177,6 +1424,13 @@ static size_t fz_scenario(struct fz *f, uint8_t *out)
 	uint16_t desc_at = q1 ? 0x6d0 : 0, avail_at = q1 ? 0xad0 : 0x400;
 	unsigned int k = fz_below(f, 4);
 	size_t i = 0;
+
+	/* half the time the ring model seeds' layout (seqmodel_seed(): 4
+	 * entries, vring q at 0x1000 * (q + 1), avail at +0x40) */
+	if (fz_below(f, 2)) {
+		desc_at = (uint16_t)(0x1000 * (1 + q1));
+		avail_at = (uint16_t)(desc_at + 0x40);
+	}
 
 	memset(d, 0, sizeof(d));
 	if (fz_below(f, 2)) {
@@ -1645,10 +1899,20 @@ static int fz_proto_seeds(struct fz *f)
  * laid out where the conformance traces put theirs (desc 0x0, avail
  * 0x400, used 0x484; vring 1: 0x6d0, 0xad0, 0xb54), the guest memory at
  * gpa 0 mapped at user address 0x7f0000000000. The ring scenario mutation
- * (fz_scenario) fills in descriptors and kicks.
+ * (fz_scenario) fills in descriptors and kicks. Then the ring model's
+ * sessions (seqmodel_seed(): a request processed, published and not
+ * kicked, a ring stopped and published again, an RX ring disabled, a
+ * read-only config write, a looping chain, a blk request past the end,
+ * SET_INFLIGHT_FD with too many queues) for the device, or both devices
+ * when it is not known.
  */
 static int fz_builtin_seeds(struct fz *f)
 {
+	static uint8_t ms[1024];
+	const char *name;
+	unsigned int d, k;
+	int len;
+
 	static const uint64_t base = UINT64_C(0x7f0000000000);
 	static const uint16_t at[2][3] = { { 0x0, 0x400, 0x484 },
 					   { 0x6d0, 0xad0, 0xb54 } };
@@ -1699,6 +1963,20 @@ static int fz_builtin_seeds(struct fz *f)
 		ret = fz_corpus_add(f, p, n);
 		if (ret < 0)
 			return ret;
+	}
+	for (d = SEQMODEL_DEV_NET; d <= SEQMODEL_DEV_BLK; d++) {
+		if (f->conf->device && d != f->conf->device)
+			continue;
+		for (k = 0; k < SEQMODEL_SEED_COUNT; k++) {
+			len = seqmodel_seed((enum seqmodel_seed_kind)k,
+					    (enum seqmodel_dev)d, ms,
+					    sizeof(ms), &name);
+			if (len <= 0)
+				continue;
+			ret = fz_corpus_add(f, ms, (size_t)len);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	return fz_proto_seeds(f);
 }
@@ -1900,11 +2178,29 @@ static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 
 static void fz_progress(struct fz *f, bool final)
 {
+	struct fz_stats st = {
+		.t0 = f->t0,
+		.sessions = f->sessions,
+		.msgs = f->msgs,
+		.restarts = f->restarts,
+		.hangups = f->hangups,
+		.nfound = f->nfound,
+		.ncov = f->ncov,
+		.ncorpus = f->ncorpus,
+		.tty = f->tty,
+		.quiet = f->conf->quiet,
+	};
+
+	fz_print_progress(&st, final);
+}
+
+void fz_print_progress(const struct fz_stats *f, bool final)
+{
 	double el = (double)(chan_now() - f->t0) / 1e9;
 	double sps = el > 0 ? (double)f->sessions / el : 0;
 	double mps = el > 0 ? (double)f->msgs / el : 0;
 
-	if (f->conf->quiet && !final)
+	if (f->quiet && !final)
 		return;
 	fprintf(stderr,
 		"%s%s%.1f s, %llu sessions (%.0f/s), %llu messages (%.0f/s), "
@@ -2041,16 +2337,18 @@ static const char fz_usage[] =
 	"Usage: vu-conform fuzz (--target 'CMD ARGS' | --target-file FILE) "
 	"[OPTIONS]\n"
 	"\n"
-	"Black-box fuzzing of a vhost-user back-end over its socket: "
-	"sessions of\n"
-	"messages with fds (the format of fuzz/vhost_backend.c), mutated "
-	"from the\n"
-	"conformance traces. Findings (crash, sanitizer report, hang, fd "
-	"leak,\n"
-	"a wire rule broken) are minimised and written to the output "
-	"directory\n"
-	"as SIG.bin (input), SIG.txt (decoded) and SIG.lua (a reproducer:\n"
-	"vu-conform run DIR/SIG.lua --target ...).\n"
+	"Black-box fuzzing of a vhost-user back-end (or a vfio-user server) "
+	"over its\n"
+	"socket: sessions of messages with fds (the format of "
+	"fuzz/vhost_backend.c,\n"
+	"or fuzz/vfio_server.c), mutated from the conformance traces. "
+	"Findings\n"
+	"(crash, sanitizer report, hang, fd leak, a wire rule broken) are "
+	"minimised\n"
+	"and written to the output directory as SIG.bin (input), SIG.txt "
+	"(decoded)\n"
+	"and SIG.lua (a reproducer: vu-conform run DIR/SIG.lua --target "
+	"...).\n"
 	"\n"
 	"  --target 'CMD ARGS'  launch this back-end ({socket}, {fd}, {dir} "
 	"as\n"
@@ -2064,8 +2362,17 @@ static const char fz_usage[] =
 	"vuc-ref-vhost\n"
 	"                       --reconnect); default: a process per "
 	"session\n"
-	"  --protocol P         vhost-user (the only one supported so far)\n"
-	"  --device NAME        accepted for symmetry with a run; unused\n"
+	"  --protocol P         vhost-user (default) or vfio-user (sessions "
+	"of\n"
+	"                       commands, the format of fuzz/vfio_server.c; "
+	"seeds\n"
+	"                       from corpus/vfio_server)\n"
+	"  --device NAME        net or blk: the device-specific oracles "
+	"(RX while\n"
+	"                       disabled, read-only config); default: the "
+	"target\n"
+	"                       file's device, or the daemon's own --device "
+	"NAME\n"
 	"  --duration S         stop after S seconds (default 60; 0: no "
 	"limit)\n"
 	"  --runs N             stop after N sessions (default: no limit)\n"
@@ -2074,7 +2381,8 @@ static const char fz_usage[] =
 	"  --out DIR            where findings go (default "
 	"./vu-conform-fuzz)\n"
 	"  --corpus DIR         seed inputs (default: the source tree's\n"
-	"                       corpus/vhost_backend, if it is there)\n"
+	"                       corpus/vhost_backend or vfio_server, if it "
+	"is there)\n"
 	"  --timeout MS         deadline of one reply (default 1000)\n"
 	"  --fd-every N         reuse: count the daemon's fds every N "
 	"sessions\n"
@@ -2143,7 +2451,7 @@ static int fz_num(const char *opt, const char *s, unsigned long long max,
 }
 
 /* mkdir -p @dir. Return: 0, or -1 with errno. */
-static int fz_mkdirs(const char *dir)
+int fz_mkdirs(const char *dir)
 {
 	char path[PATH_MAX];
 	char *p;
@@ -2210,6 +2518,23 @@ static char *fz_join(char **argv)
 	return s;
 }
 
+/*
+ * The device type for the device-specific oracles when --device is not
+ * given: the target file's, else the daemon's own "--device NAME" option
+ * (vuc-ref-vhost's) if its command line has one; else unknown.
+ */
+static enum seqmodel_dev fz_device_of(const char *desc_device, char **argv)
+{
+	unsigned int i;
+
+	if (desc_device)
+		return seqmodel_dev_parse(desc_device);
+	for (i = 0; argv && argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], "--device"))
+			return seqmodel_dev_parse(argv[i + 1]);
+	return SEQMODEL_DEV_UNKNOWN;
+}
+
 int fuzz_main(int argc, char **argv, const char *prog)
 {
 	struct fz_conf c;
@@ -2220,7 +2545,7 @@ int fuzz_main(int argc, char **argv, const char *prog)
 	char **target_argv = NULL, bindir[PATH_MAX], *text = NULL;
 	char corpus_default[PATH_MAX];
 	unsigned long long u;
-	bool reuse = false, seed_set = false;
+	bool reuse = false, seed_set = false, vfio = false;
 	int status = FZ_EXIT_SETUP, opt, ret;
 	unsigned int i;
 
@@ -2245,15 +2570,15 @@ int fuzz_main(int argc, char **argv, const char *prog)
 			reuse = true;
 			break;
 		case FO_PROTOCOL:
-			if (strcmp(optarg, "vhost-user")) {
-				fz_msg("--protocol %s: only vhost-user is "
-				       "fuzzed so far (vfio-user: see "
-				       "fuzz/README.md)",
+			vfio = !strcmp(optarg, "vfio-user");
+			if (!vfio && strcmp(optarg, "vhost-user")) {
+				fz_msg("--protocol %s: vhost-user or vfio-user",
 				       optarg);
 				goto out;
 			}
 			break;
 		case FO_DEVICE:
+			c.device = seqmodel_dev_parse(optarg);
 			break;
 		case FO_DURATION:
 			if (fz_num("--duration", optarg, 1000000, &u) < 0)
@@ -2329,9 +2654,11 @@ int fuzz_main(int argc, char **argv, const char *prog)
 			fz_msg("target description: %s", err);
 			goto out;
 		}
-		if (desc.protocol && strcmp(desc.protocol, "vhost-user")) {
-			fz_msg("%s: protocol %s: only vhost-user is fuzzed so "
-			       "far",
+		if (desc.protocol && !strcmp(desc.protocol, "vfio-user")) {
+			vfio = true;
+		} else if (desc.protocol &&
+			   strcmp(desc.protocol, "vhost-user")) {
+			fz_msg("%s: protocol %s: vhost-user or vfio-user",
 			       target_file, desc.protocol);
 			goto out;
 		}
@@ -2353,18 +2680,41 @@ int fuzz_main(int argc, char **argv, const char *prog)
 		c.target.argv = target_argv;
 	}
 	c.target.mode = reuse ? TARGET_REUSE : TARGET_SPAWN;
+	if (c.device == SEQMODEL_DEV_UNKNOWN)
+		c.device = fz_device_of(desc.device, c.target.argv);
 	text = fz_join(c.target.argv);
 	c.target_text = text ? text : "?";
 	if (!c.corpus_dir) {
 		struct stat stb;
 
-		snprintf(corpus_default, sizeof(corpus_default),
-			 "%s/vhost_backend", VUC_SOURCE_CORPUS_DIR);
+		snprintf(corpus_default, sizeof(corpus_default), "%s/%s",
+			 VUC_SOURCE_CORPUS_DIR,
+			 vfio ? "vfio_server" : "vhost_backend");
 		if (stat(corpus_default, &stb) == 0)
 			c.corpus_dir = corpus_default;
 	}
 	if (!seed_set)
 		c.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	if (vfio) {
+		struct fz_vfio_conf vc = {
+			.target = &c.target,
+			.target_text = c.target_text,
+			.out_dir = c.out_dir,
+			.corpus_dir = c.corpus_dir,
+			.duration_s = c.duration_s,
+			.runs = c.runs,
+			.seed = c.seed,
+			.timeout_ms = c.timeout_ms,
+			.fd_every = c.fd_every,
+			.max_findings = c.max_findings,
+			.minimize_ms = c.minimize_ms,
+			.quiet = c.quiet,
+			.reuse = reuse,
+		};
+
+		status = fuzz_vfio_main(&vc);
+		goto out;
+	}
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -2390,6 +2740,11 @@ int fuzz_main(int argc, char **argv, const char *prog)
 		fz_msg("memfd: %s", strerror(-f->guest_fd));
 		goto out;
 	}
+	/* read-only: the daemon writes the used rings, we read them */
+	f->guest_map = mmap(NULL, SEQ_GUEST_SIZE, PROT_READ, MAP_SHARED,
+			    f->guest_fd, 0);
+	if (f->guest_map == MAP_FAILED)
+		f->guest_map = NULL; /* no ring oracle */
 	fz_codes_init();
 	if (c.corpus_dir) {
 		ret = fz_load_seeds(f, c.corpus_dir);
@@ -2458,6 +2813,8 @@ int fuzz_main(int argc, char **argv, const char *prog)
 
 out:
 	if (f) {
+		if (f->guest_map)
+			munmap(f->guest_map, SEQ_GUEST_SIZE);
 		close_fd(&f->guest_fd);
 		for (i = 0; i < f->nfound; i++)
 			free(f->found[i]);

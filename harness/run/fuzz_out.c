@@ -11,6 +11,7 @@
 
 #include "common/util.h"
 #include "run/fuzz_int.h"
+#include "run/outputs.h"
 
 /* How the reproducer judges each kind: spec anchor, level, quote. */
 static const struct {
@@ -53,6 +54,10 @@ static const struct {
 	  "verify that data transfer was successful in the back-end, too.  "
 	  "The\nback-end responds once it knows whether the transfer and "
 	  "processing was\nsuccessful or not." },
+	{ FZ_KIND_STATE_LOAD, "vhost-user#migrating-back-end-state", "MUST",
+	  "verify that data transfer was successful in the back-end, too.  "
+	  "The\nback-end responds once it knows whether the transfer and "
+	  "processing was\nsuccessful or not." },
 	{ SEQ_ORACLE_BAD_REPLY, "vhost-user#header", "MUST",
 	  "- Bit 2 is the reply flag - needs to be sent on each reply from the "
 	  "back-end" },
@@ -62,44 +67,40 @@ static const struct {
 	{ SEQ_ORACLE_EXTRA_REPLY, "vhost-user#communication", "MUST",
 	  "the *back-end* sending message replies. Most of the requests don't "
 	  "require\nreplies. Here is a list of the ones that do:" },
+	/* the ring model's (fe/seqmodel.h) */
+	{ SEQMODEL_ORACLE_USED_LEN,
+	  "virtio#devicenormative-virtqueues-the-virtqueue-used-ring", "MUST",
+	  "The device MUST write at least \\field{len} bytes to descriptor,\n"
+	  "beginning at the first device-writable buffer,\n"
+	  "prior to updating the used \\field{idx}." },
+	{ SEQMODEL_ORACLE_STOPPED, "vhost-user#ring-states", "MUST",
+	  "While a ring is stopped, the back-end must not process the ring "
+	  "at\nall, regardless of whether it is enabled or disabled." },
+	{ SEQMODEL_ORACLE_BASE, "vhost-user#front-end-message-types", "MUST",
+	  "Stops the vring and returns the current descriptor index or "
+	  "indices:" },
+	{ SEQMODEL_ORACLE_RX_DISABLED, "vhost-user#ring-states", "MUST",
+	  "started and disabled: The back-end must process the ring without\n"
+	  "causing any side effects." },
+	{ SEQMODEL_ORACLE_CONFIG_RO, "vhost-user#vhost-user-set-config", "MUST",
+	  "The vhost-user back-end must check the flags field, and\n"
+	  "back-ends MUST NOT accept SET_CONFIG for read-only configuration "
+	  "space\nfields unless the live migration bit is set." },
+	{ SEQMODEL_ORACLE_INF_AGAIN, "vhost-user#inflight-i-o-tracking",
+	  "SHOULD",
+	  "#. Resubmit inflight ``DescStateSplit`` entries in order of their\n"
+	  "   counter value" },
+	{ SEQMODEL_ORACLE_INF_CLEARED, "vhost-user#inflight-i-o-tracking",
+	  "SHOULD",
+	  "#. Set the ``inflight`` field of each ``DescStateSplit`` entry in "
+	  "the batch to 0" },
+	{ SEQMODEL_ORACLE_INF_MARKED, "vhost-user#inflight-i-o-tracking",
+	  "SHOULD", "#. Set ``desc[i].inflight`` to 1" },
 };
 
 static const char fz_robust_quote[] =
 	"The communication consists of the *front-end* sending message "
 	"requests and\nthe *back-end* sending message replies.";
-
-/* A Lua string literal of any bytes. */
-static void fz_put_str(FILE *f, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			fprintf(f, "\\%c", p[i]);
-		else if (p[i] >= 0x20 && p[i] < 0x7f)
-			fputc(p[i], f);
-		else
-			fprintf(f, "\\x%02x", p[i]);
-	}
-	fputc('"', f);
-}
-
-/* "-- " @label @s, each line of @s a comment line. */
-static void fz_put_comment(FILE *f, const char *label, const char *s)
-{
-	char last = '\0';
-
-	fprintf(f, "-- %s", label);
-	for (; *s; s++) {
-		fputc(*s, f);
-		if (*s == '\n' && s[1])
-			fputs("--   ", f);
-		last = *s;
-	}
-	if (last != '\n')
-		fputc('\n', f);
-}
 
 /* The reproducer's name for an fd of kind @k ("kind" or "kind:size"). */
 static const char *fz_fd_token(enum seq_fdk k, char *buf, size_t cap)
@@ -128,20 +129,6 @@ static const char *fz_op_name(enum seq_op_kind k)
 	};
 
 	return names[k];
-}
-
-static int fz_write_bin(const char *path, const struct fz_report *r)
-{
-	FILE *f = fopen(path, "we");
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	if (fwrite(r->input, 1, r->len, f) != r->len)
-		ret = -EIO;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	return ret;
 }
 
 static int fz_write_txt(const char *path, const struct fz_report *r,
@@ -212,6 +199,8 @@ static int fz_write_txt(const char *path, const struct fz_report *r,
 static const char *const fz_lua_body[] = {
 	"\trun = function(t)\n",
 	"\t\tlocal keep, eventfds, peers, mem, gfd = {}, {}, {}, nil, nil\n",
+	"\t\t-- the state oracle: this SAVE, the last, the stable one\n",
+	"\t\tlocal saved, last, stable, loaded, fed\n",
 	"\t\t-- guest memory: one memfd of 1 MiB, gpa = its offset\n",
 	"\t\tlocal function guest()\n",
 	"\t\t\tif not mem then\n",
@@ -265,6 +254,72 @@ static const char *const fz_lua_body[] = {
 	"\t\t\tt:fail{ expected = expected,\n",
 	"\t\t\t        actual = (\"op %d: %s\"):format(i, actual) }\n",
 	"\t\tend\n",
+	"\t\t-- a ring-model oracle (MCHECK): what fired, re-checked\n",
+	"\t\tlocal function model(i, rep)\n",
+	"\t\t\tlocal c = MCHECK\n",
+	"\t\t\tif not c then\n",
+	"\t\t\t\treturn\n",
+	"\t\t\tend\n",
+	"\t\t\tif c.u16 or c.u32max then\n",
+	"\t\t\t\tt:sleep(50) -- a ring a daemon processes a moment late\n",
+	"\t\t\t\tlocal at = c.u16 or c.u32max\n",
+	"\t\t\t\tlocal v = string.unpack(c.u16 and \"<I2\" or \"<I4\",\n",
+	"\t\t\t\t                        guest():read(at, c.u16 and 2 or 4))\n",
+	"\t\t\t\tif c.u16 and v ~= c.val then\n",
+	"\t\t\t\t\tfired(i, (\"used idx %d at 0x%x (no buffer used "
+	"now)\"):format(\n",
+	"\t\t\t\t\t      c.val, at), (\"used idx %d\"):format(v))\n",
+	"\t\t\t\telseif c.u32max and v > c.val then\n",
+	"\t\t\t\t\tfired(i, (\"used len at most %d (the chain's \" ..\n",
+	"\t\t\t\t\t      \"device-writable bytes)\"):format(c.val),\n",
+	"\t\t\t\t\t      (\"used len %d\"):format(v))\n",
+	"\t\t\t\tend\n",
+	"\t\t\telseif c.u8 then\n",
+	"\t\t\t\t-- an inflight flag (void once the used idx moved on)\n",
+	"\t\t\t\tt:sleep(50)\n",
+	"\t\t\t\tlocal v = guest():read(c.u8, 1):byte()\n",
+	"\t\t\t\tlocal ui = string.unpack(\"<I2\", guest():read(c.idx, 2))\n",
+	"\t\t\t\tif v ~= c.val and ui == c.idxval then\n",
+	"\t\t\t\t\tfired(i, (\"inflight flag %d at 0x%x\"):format(c.val,\n",
+	"\t\t\t\t\t      c.u8), (\"%d\"):format(v))\n",
+	"\t\t\t\tend\n",
+	"\t\t\telseif c.head then\n",
+	"\t\t\t\t-- how often a head was used since the ring was set going\n",
+	"\t\t\t\tt:sleep(50)\n",
+	"\t\t\t\tlocal ui = string.unpack(\"<I2\", guest():read(c.used + 2, "
+	"2))\n",
+	"\t\t\t\tlocal n, seen = (ui - c.from) % 65536, 0\n",
+	"\t\t\t\tfor p = 0, math.min(n, c.num) - 1 do\n",
+	"\t\t\t\t\tlocal e = c.used + 4 + 8 * (((c.from + p) % 65536) %\n",
+	"\t\t\t\t\t                           c.num)\n",
+	"\t\t\t\t\tif string.unpack(\"<I4\", guest():read(e, 4)) == c.head "
+	"then\n",
+	"\t\t\t\t\t\tseen = seen + 1\n",
+	"\t\t\t\t\tend\n",
+	"\t\t\t\tend\n",
+	"\t\t\t\tif n <= c.num and seen > c.max then\n",
+	"\t\t\t\t\tfired(i, (\"head %d used at most %d time(s)\"):format(\n",
+	"\t\t\t\t\t      c.head, c.max), (\"%d times\"):format(seen))\n",
+	"\t\t\t\tend\n",
+	"\t\t\telseif c.bases and rep and rep.num then\n",
+	"\t\t\t\tlocal ok = false\n",
+	"\t\t\t\tfor _, b in ipairs(c.bases) do\n",
+	"\t\t\t\t\tok = ok or rep.num == b\n",
+	"\t\t\t\tend\n",
+	"\t\t\t\tif not ok then\n",
+	"\t\t\t\t\tfired(i, \"the base that was set (the ring was never \" "
+	"..\n",
+	"\t\t\t\t\t      \"kicked)\", (\"%d\"):format(rep.num))\n",
+	"\t\t\t\tend\n",
+	"\t\t\telseif c.config and rep and rep.config and rep.config.data "
+	"then\n",
+	"\t\t\t\tlocal d = rep.config.data:sub(1, #c.config)\n",
+	"\t\t\t\tif #d == #c.config and d ~= c.config then\n",
+	"\t\t\t\t\tfired(i, \"the read-only config bytes as before the \" ..\n",
+	"\t\t\t\t\t      \"SET_CONFIG\", \"changed\")\n",
+	"\t\t\t\tend\n",
+	"\t\t\tend\n",
+	"\t\tend\n",
 	"\t\tlocal REFUSED = { [\"refused-request-acked\"] = true,\n",
 	"\t\t                  [\"unmappable-log-acked\"] = true,\n",
 	"\t\t                  [\"unoffered-features-acked\"] = true,\n",
@@ -289,6 +344,20 @@ static const char *const fz_lua_body[] = {
 	"\t\tlocal function pass()\n",
 	"\t\t\tfor i, op in ipairs(ops) do\n",
 	"\t\t\t\tif op.send then\n",
+	"\t\t\t\t\tif op.save then\n",
+	"\t\t\t\t\t\t-- the SAVE read to its end\n",
+	"\t\t\t\t\t\tlocal p, got = last_peer(false), {}\n",
+	"\t\t\t\t\t\tlocal dl = t:now_ms() + TIMEOUT\n",
+	"\t\t\t\t\t\twhile p and t:now_ms() < dl do\n",
+	"\t\t\t\t\t\t\tlocal b, why = p.fd:read(65536, 10)\n",
+	"\t\t\t\t\t\t\tif b then\n",
+	"\t\t\t\t\t\t\t\tgot[#got + 1] = b\n",
+	"\t\t\t\t\t\t\telseif why ~= \"timeout\" then\n",
+	"\t\t\t\t\t\t\t\tbreak\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\tsaved = table.concat(got)\n",
+	"\t\t\t\t\tend\n",
 	"\t\t\t\t\tif op.check then\n",
 	"\t\t\t\t\t\t-- the transfer is over on our side\n",
 	"\t\t\t\t\t\tfor _, p in ipairs(peers) do\n",
@@ -331,10 +400,27 @@ static const char *const fz_lua_body[] = {
 	"\t\t\t\t\t\t       KIND == \"failed-save-checked-ok\" then\n",
 	"\t\t\t\t\t\t\tfired(i, \"a non-zero status: the SAVE went \" ..\n",
 	"\t\t\t\t\t\t\t      \"to an fd that fails writes\", detail)\n",
+	"\t\t\t\t\t\telseif op.save and rep and rep.u64 == 0 then\n",
+	"\t\t\t\t\t\t\t-- SAVEs: the same bytes twice, loaded\n",
+	"\t\t\t\t\t\t\tif loaded and KIND == \"state-loaded-differs\" and\n",
+	"\t\t\t\t\t\t\t   saved ~= stable then\n",
+	"\t\t\t\t\t\t\t\tfired(i, (\"the %d bytes loaded, saved \" ..\n",
+	"\t\t\t\t\t\t\t\t      \"again\"):format(#stable),\n",
+	"\t\t\t\t\t\t\t\t      (\"%d other bytes\"):format(#saved))\n",
+	"\t\t\t\t\t\t\telseif not loaded and saved == last then\n",
+	"\t\t\t\t\t\t\t\tstable = saved\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\t\tlast, loaded = saved, false\n",
+	"\t\t\t\t\t\telseif op.loadcheck and rep and rep.u64 == 0 then\n",
+	"\t\t\t\t\t\t\tloaded = fed\n",
 	"\t\t\t\t\t\telseif op.call and kind == \"nack\" and\n",
 	"\t\t\t\t\t\t       KIND == \"call-fd-refused\" then\n",
 	"\t\t\t\t\t\t\tfired(i, \"ack 0\", detail)\n",
 	"\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\tif i == AT then\n",
+	"\t\t\t\t\t\t\tmodel(i, rep)\n",
+	"\t\t\t\t\t\tend\n",
+
 	"\t\t\t\t\telseif not t:send_bytes(op.send, o) then\n",
 	"\t\t\t\t\t\treturn true\n",
 	"\t\t\t\t\tend\n",
@@ -384,8 +470,15 @@ static const char *const fz_lua_body[] = {
 	"\t\t\t\telseif op.feed then\n",
 	"\t\t\t\t\tlocal p = last_peer(true)\n",
 	"\t\t\t\t\tif p then\n",
-	"\t\t\t\t\t\tif #op.feed > 0 then\n",
-	"\t\t\t\t\t\t\tp.fd:write(op.feed)\n",
+	"\t\t\t\t\t\tlocal b = op.stable and stable or op.feed\n",
+	"\t\t\t\t\t\tfed = op.stable and stable ~= nil\n",
+	"\t\t\t\t\t\twhile #b > 0 do\n",
+	"\t\t\t\t\t\t\tlocal n = p.fd:write(b)\n",
+	"\t\t\t\t\t\t\tif not n then\n",
+	"\t\t\t\t\t\t\t\tfed = false\n",
+	"\t\t\t\t\t\t\t\tbreak\n",
+	"\t\t\t\t\t\t\tend\n",
+	"\t\t\t\t\t\t\tb = b:sub(n + 1)\n",
 	"\t\t\t\t\t\tend\n",
 	"\t\t\t\t\t\tp.fd:close()\n",
 	"\t\t\t\t\t\tp.closed = true\n",
@@ -419,6 +512,9 @@ static const char *const fz_lua_body[] = {
 	"\t\tlocal hung = pass()\n",
 	"\t\tif not hung then\n",
 	"\t\t\thung = probe(true) ~= \"reply\"\n",
+	"\t\t\tif not hung and AT == 0 then\n",
+	"\t\t\t\tmodel(#ops)\n",
+	"\t\t\tend\n",
 	"\t\tend\n",
 	"\t\tif KIND == \"fd-leak\" and not hung then\n",
 	"\t\t\t-- the same session again on this connection: what it\n",
@@ -480,6 +576,52 @@ static const char *const fz_lua_body[] = {
 	NULL,
 };
 
+/* MCHECK: what a ring-model oracle re-checks where it fired (or nil). */
+static void fz_put_check(FILE *f, const struct seqmodel_check *c)
+{
+	unsigned int i;
+
+	switch (c->kind) {
+	case SEQMODEL_CHECK_U16_EQ:
+		fprintf(f, "local MCHECK = { u16 = %llu, val = %u }\n",
+			(unsigned long long)c->off, c->val);
+		break;
+	case SEQMODEL_CHECK_U32_MAX:
+		fprintf(f, "local MCHECK = { u32max = %llu, val = %u }\n",
+			(unsigned long long)c->off, c->val);
+		break;
+	case SEQMODEL_CHECK_BASE_IN:
+		fprintf(f, "local MCHECK = { bases = {");
+		for (i = 0; i < c->nset && i < ARRAY_SIZE(c->set); i++)
+			fprintf(f, "%s%u", i ? ", " : " ", c->set[i]);
+		fprintf(f, " } }\n");
+		break;
+	case SEQMODEL_CHECK_CONFIG:
+		fprintf(f, "local MCHECK = { config = ");
+		outputs_lua_str(f, c->bytes,
+				VUC_MIN(c->nbytes, sizeof(c->bytes)));
+		fprintf(f, " }\n");
+		break;
+	case SEQMODEL_CHECK_U8_EQ:
+		fprintf(f,
+			"local MCHECK = { u8 = %llu, val = %u, idx = %llu, "
+			"idxval = %u }\n",
+			(unsigned long long)c->off, c->val,
+			(unsigned long long)c->off2, c->val2);
+		break;
+	case SEQMODEL_CHECK_USED_HEAD:
+		fprintf(f,
+			"local MCHECK = { used = %llu, head = %u, from = %u, "
+			"num = %u, max = %u }\n",
+			(unsigned long long)c->off, c->val, c->val2, c->num,
+			c->max);
+		break;
+	default:
+		fprintf(f, "local MCHECK = nil\n");
+		break;
+	}
+}
+
 static int fz_write_lua(const char *path, const struct fz_report *r,
 			struct seq_op *op)
 {
@@ -501,8 +643,8 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 		}
 	}
 	fprintf(f, "-- vu-conform fuzz reproducer: %s\n", r->v->sig);
-	fz_put_comment(f,
-		       "what fired: ", r->v->what[0] ? r->v->what : r->v->kind);
+	outputs_lua_comment(
+		f, "what fired: ", r->v->what[0] ? r->v->what : r->v->kind);
 	fprintf(f, "-- found against: %s\n", r->target_text);
 	fprintf(f, "-- run: vu-conform run THIS.lua --target '...' "
 		   "(--reuse for a daemon that serves\n-- reconnects; "
@@ -515,6 +657,7 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 	fprintf(f, "local AT = %d -- the op where it fired (0: the session)\n",
 		r->v->at + 1);
 	fprintf(f, "local TIMEOUT = 1000\n");
+	fz_put_check(f, &r->v->check);
 	fprintf(f, "local ops = {\n");
 	seq_u8(&cur);
 	for (i = 0; i < SEQ_MAX_OPS && seq_next(&cur, r->input, op, 0); i++) {
@@ -530,7 +673,7 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 			memcpy(buf + VHOST_USER_HDR_SIZE, op->m.payload,
 			       op->wire_len - VHOST_USER_HDR_SIZE);
 			fprintf(f, "\t{ send = ");
-			fz_put_str(f, buf, op->wire_len);
+			outputs_lua_str(f, buf, op->wire_len);
 			fprintf(f, ",\n\t  fds = {");
 			for (k = 0; k < rec->nfds; k++)
 				fprintf(f, "%s\"%s\"", k ? ", " : " ",
@@ -541,9 +684,12 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 				fprintf(f, " split = %zu,",
 					1 + op->cut % (op->wire_len - 1));
 			if (op->m.hdr.request == VHOST_USER_CHECK_DEVICE_STATE)
-				fprintf(f, " check = true,%s",
+				fprintf(f, " check = true,%s%s%s",
 					rec->save_bad ? " save_bad = true,"
-						      : "");
+						      : "",
+					rec->st_save ? " save = true," : "",
+					rec->st_loadcheck ? " loadcheck = true,"
+							  : "");
 			if (rec->widow)
 				fprintf(f, " widow = true,");
 			fprintf(f,
@@ -562,17 +708,18 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 			break;
 		case SEQ_FEED:
 			fprintf(f, "\t{ feed = ");
-			fz_put_str(f, buf, seq_op_data(op, buf));
-			fprintf(f, " },\n");
+			outputs_lua_str(f, buf, seq_op_data(op, buf));
+			fprintf(f, "%s },\n",
+				rec->st_feed ? ", stable = true" : "");
 			break;
 		case SEQ_RAW:
 			fprintf(f, "\t{ raw = ");
-			fz_put_str(f, buf, seq_op_data(op, buf));
+			outputs_lua_str(f, buf, seq_op_data(op, buf));
 			fprintf(f, " },\n");
 			break;
 		case SEQ_GUEST:
 			fprintf(f, "\t{ at = %u, guest = ", op->n);
-			fz_put_str(f, buf, seq_op_data(op, buf));
+			outputs_lua_str(f, buf, seq_op_data(op, buf));
 			fprintf(f, " },\n");
 			break;
 		case SEQ_SHRINK:
@@ -607,7 +754,7 @@ int fz_write_finding(const char *dir, const struct fz_report *r)
 	if (!op)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s.bin", dir, r->v->sig);
-	ret = fz_write_bin(path, r);
+	ret = outputs_write_file(path, r->input, r->len);
 	if (ret >= 0) {
 		snprintf(path, sizeof(path), "%s/%s.txt", dir, r->v->sig);
 		ret = fz_write_txt(path, r, op);
