@@ -190,6 +190,33 @@ it from num queues field of VhostUserInflight.]],
 	}
 end
 
+-- The same without the feature: a back-end that does not offer
+-- INFLIGHT_SHMFD has no business with the buffer, and a front-end that
+-- sends it anyway must not be able to crash it. The shape is what
+-- `vu-conform fuzz` found against qemu-storage-daemon (FINDINGS 20: more
+-- queues than the device has, a buffer too short for them).
+case {
+	id = "vhost-user/inflight/set-num-queues-200-not-offered",
+	spec = "vhost-user#vhost-user-set-inflight-fd",
+	level = "ROBUST",
+	quote = [[When ``VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD`` protocol feature has
+been successfully negotiated, this message is submitted by the front-end to
+send the shared inflight buffer back to the back-end]],
+	needs = { handshake = true },
+	run = function(t)
+		local pf = t.hs.protocol_features or 0
+		if pf & (1 << vhost.PF.INFLIGHT_SHMFD) ~= 0 then
+			t:skip("INFLIGHT_SHMFD is offered: set-num-queues-* cover it")
+		end
+		local fd = assert(fdzoo.new("memfd", 16384))
+		t:expect_robust(set_msg(16384, 0, 200, 1, fd))
+		local k = t:react(vhost.msg("GET_FEATURES"))
+		t:check(k == "reply" or k == "hangup", "the back-end still answers",
+		        k)
+		t:expect_alive()
+	end,
+}
+
 local SET_ODD = {
 	-- a mapping far shorter than num_queues regions
 	{ "set-short-mapping", 64, 0, 4096 },
