@@ -8,8 +8,9 @@
 # Runs, one after the other, each for SECONDS (default 20) with a fixed
 # seed: net and blk reused (vuc-ref-vhost --reconnect, --reuse: one
 # process, a new connection per session), and net with a process per
-# session. Prints a Markdown table and the machine's load (uptime) before
-# and after: figures measured on a loaded machine are low.
+# session; and vuc-ref-vfio reused (--protocol vfio-user). Prints a
+# Markdown table and the machine's load (uptime) before and after: figures
+# measured on a loaded machine are low.
 set -eu
 
 build=${1:?usage: bench_bbfuzz.sh BUILD_DIR [SECONDS]}
@@ -47,5 +48,7 @@ run "vuc-ref-vhost --device blk --size 64K" reuse --reuse \
 	--target "$bin/vuc-ref-vhost --reconnect --device blk --size 64K"
 run "vuc-ref-vhost --device net" spawn \
 	--target "$bin/vuc-ref-vhost --device net"
+run "vuc-ref-vfio (vfio-user)" reuse --reuse --protocol vfio-user \
+	--target "$bin/vuc-ref-vfio --reconnect"
 echo
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
