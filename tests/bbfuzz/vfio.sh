@@ -52,8 +52,11 @@ repro() {
 # found BUG GLOB...: fuzz against BUG, one finding matching a GLOB whose
 # reproducer FAILs with the bug and PASSes without it
 found() {
+	# (a long reply deadline: on a loaded machine a slow ASan server must
+	# not make the first finding a hang)
 	fuzz --target "$REF --reconnect --bug $1" --reuse --seed 1 \
-		--duration 30 --max-findings 1 --minimize-ms 5000 --out "$tmp/f"
+		--duration 30 --max-findings 1 --minimize-ms 5000 \
+		--timeout 5000 --out "$tmp/f"
 	[ "$rc" = 1 ] || die "$1: exit $rc, want 1: $(cat "$tmp/err")"
 	bug=$1
 	shift
