@@ -27,6 +27,7 @@
 #include "fe/seqmodel.h"
 #include "run/fuzz.h"
 #include "run/fuzz_int.h"
+#include "run/outputs.h"
 #include "run/target.h"
 #include "run/tdesc.h"
 #include "run/watchdog.h"
@@ -134,8 +135,9 @@ struct fz {
 	char tail[2048]; /* stderr tail of the last daemon that exited */
 
 	uint64_t sessions, msgs, restarts, hangups;
-	double first_s;		 /* when the first finding came, -1: none */
-	uint64_t first_sessions; /* ... after this many sessions */
+	unsigned int unconfirmed; /* hangs that did not recur */
+	double first_s;		  /* when the first finding came, -1: none */
+	uint64_t first_sessions;  /* ... after this many sessions */
 	int64_t t0, last_progress;
 	bool tty;
 	struct fz_sess s;
@@ -2110,6 +2112,45 @@ static size_t fz_minimise(struct fz *f, uint8_t *in, size_t n, const char *sig,
 	return n;
 }
 
+/* Replays that confirm a hang: one late answer in three is a slow machine. */
+#define FZ_CONFIRM_RUNS 2
+
+bool fz_hang_confirmed(const char *dir, const uint8_t *in, size_t n,
+		       const struct fz_verdict *v, int timeout_ms,
+		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
+				     const char *sig),
+		       void *ctx)
+{
+	char path[4096];
+	unsigned int i;
+	int ret;
+
+	if (strcmp(v->kind, FZ_KIND_HANG))
+		return true;
+	for (i = 0; i < FZ_CONFIRM_RUNS && !fz_stop; i++)
+		if (again(ctx, in, n, v->sig))
+			return true;
+	ret = fz_mkdirs(dir) < 0 ? -errno : 0;
+	snprintf(path, sizeof(path), "%s/unconfirmed-%s.bin", dir, v->sig);
+	if (!ret)
+		ret = outputs_write_file(path, in, n);
+	if (fz_stop)
+		fz_msg("%s not confirmed (interrupted): not a finding%s%s",
+		       v->sig, ret ? "" : "; input: ", ret ? "" : path);
+	else
+		fz_msg("%s did not recur in %u replays: not a finding (a "
+		       "loaded machine answers late; --timeout %d waits "
+		       "longer)%s%s",
+		       v->sig, i, timeout_ms * 4,
+		       ret ? "" : "; input: ", ret ? "" : path);
+	return false;
+}
+
+static bool fz_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
+{
+	return fz_again(ctx, in, n, sig, false);
+}
+
 static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 			     const struct fz_verdict *v0)
 {
@@ -2123,6 +2164,11 @@ static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 	bool nc;
 	int ret;
 
+	if (!fz_hang_confirmed(f->conf->out_dir, in, n, v0, f->conf->timeout_ms,
+			       fz_again_cb, f)) {
+		f->unconfirmed++;
+		return 0;
+	}
 	if (!f->nfound) {
 		f->first_s = (double)(chan_now() - f->t0) / 1e9;
 		f->first_sessions = f->sessions;
@@ -2185,6 +2231,7 @@ static void fz_progress(struct fz *f, bool final)
 		.restarts = f->restarts,
 		.hangups = f->hangups,
 		.nfound = f->nfound,
+		.unconfirmed = f->unconfirmed,
 		.ncov = f->ncov,
 		.ncorpus = f->ncorpus,
 		.tty = f->tty,
@@ -2199,19 +2246,24 @@ void fz_print_progress(const struct fz_stats *f, bool final)
 	double el = (double)(chan_now() - f->t0) / 1e9;
 	double sps = el > 0 ? (double)f->sessions / el : 0;
 	double mps = el > 0 ? (double)f->msgs / el : 0;
+	char unc[16] = "";
 
 	if (f->quiet && !final)
 		return;
+	if (f->unconfirmed)
+		snprintf(unc, sizeof(unc), "%u", f->unconfirmed);
 	fprintf(stderr,
 		"%s%s%.1f s, %llu sessions (%.0f/s), %llu messages (%.0f/s), "
 		"%u finding%s, %llu restarts, %llu hang-ups, %zu signatures, "
-		"corpus %zu%s",
+		"corpus %zu%s%s%s%s",
 		f->tty && !final ? "\r" : "",
 		final ? "vu-conform fuzz: done: " : "", el,
 		(unsigned long long)f->sessions, sps,
 		(unsigned long long)f->msgs, mps, f->nfound,
 		f->nfound == 1 ? "" : "s", (unsigned long long)f->restarts,
 		(unsigned long long)f->hangups, f->ncov, f->ncorpus,
+		f->unconfirmed ? ", " : "", unc,
+		f->unconfirmed ? " unconfirmed" : "",
 		f->tty && !final ? "\033[K" : "\n");
 	fflush(stderr);
 }
@@ -2349,6 +2401,10 @@ static const char fz_usage[] =
 	"(decoded)\n"
 	"and SIG.lua (a reproducer: vu-conform run DIR/SIG.lua --target "
 	"...).\n"
+	"A hang counts only if its input hangs again in one of two replays; "
+	"one that\n"
+	"does not recur (a loaded machine) is kept as "
+	"DIR/unconfirmed-SIG.bin.\n"
 	"\n"
 	"  --target 'CMD ARGS'  launch this back-end ({socket}, {fd}, {dir} "
 	"as\n"

@@ -125,9 +125,25 @@ struct fz_stats {
 	int64_t t0;
 	uint64_t sessions, msgs, restarts, hangups;
 	unsigned int nfound;
+	unsigned int unconfirmed; /* hangs that did not recur */
 	size_t ncov, ncorpus;
 	bool tty, quiet;
 };
+
+/*
+ * A hang is a missed deadline, and on a loaded machine a slow answer
+ * misses it too: is @v (found running @in) a hang that recurs?
+ * @again runs the input once more (the daemon was restarted after the
+ * hang) and says whether @v's signature came back. An unconfirmed hang is
+ * said on stderr and its input kept as DIR/unconfirmed-SIG.bin; it is not
+ * a finding (the caller counts it in fz_stats.unconfirmed).
+ * Return: true for a confirmed hang and for every other kind.
+ */
+bool fz_hang_confirmed(const char *dir, const uint8_t *in, size_t n,
+		       const struct fz_verdict *v, int timeout_ms,
+		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
+				     const char *sig),
+		       void *ctx);
 
 /* The progress line (a status line on a terminal), or the final one. */
 void fz_print_progress(const struct fz_stats *st, bool final);

@@ -1483,6 +1483,11 @@ static size_t fv_minimise(struct fv *f, uint8_t *in, size_t n, const char *sig,
 	return n;
 }
 
+static bool fv_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
+{
+	return fv_again(ctx, in, n, sig, false);
+}
+
 static void fv_report(struct fv *f, const uint8_t *in, size_t n,
 		      const struct fz_verdict *v0)
 {
@@ -1496,6 +1501,11 @@ static void fv_report(struct fv *f, const uint8_t *in, size_t n,
 	bool fd_check = !strcmp(v0->kind, FZ_KIND_FD_LEAK), nc;
 	int ret;
 
+	if (!fz_hang_confirmed(f->c->out_dir, in, n, v0, f->c->timeout_ms,
+			       fv_again_cb, f)) {
+		f->st.unconfirmed++;
+		return;
+	}
 	if (!f->st.nfound) {
 		f->first_s = (double)(chan_now() - f->st.t0) / 1e9;
 		f->first_sessions = f->st.sessions;
