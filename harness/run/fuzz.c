@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * fuzz.c - `vu-conform fuzz`: black-box fuzzing of a vhost-user back-end
- * (fuzz.h). The engine: options, the session runner and its oracles, the
- * mutators, minimisation, progress.
+ * (fuzz.h). The options (for both protocols), the vhost-user session
+ * runner and its oracles, the mutators, the seeds, minimisation; the loop,
+ * the corpus and the daemon are fuzz_core.c's.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,38 +38,8 @@
 #define VUC_SOURCE_CORPUS_DIR "corpus"
 #endif
 
-#define FZ_MAX_OWN 96	   /* fds a session keeps (ours and other ends) */
-#define FZ_CORPUS_MAX 4096 /* inputs kept */
-#define FZ_COV_BITS 16	   /* signature set: 65536 slots */
-#define FZ_FINDINGS_MAX 64
+#define FZ_MAX_OWN 96 /* fds a session keeps (ours and other ends) */
 #define FZ_PENDING (SEQ_MAX_OPS + 1)
-
-enum {
-	FZ_EXIT_CLEAN = 0,
-	FZ_EXIT_FINDINGS = 1,
-	FZ_EXIT_SETUP = 2,
-};
-
-struct fz_conf {
-	struct target_conf target;
-	const char *target_text;
-	const char *out_dir;
-	const char *corpus_dir;
-	double duration_s;
-	uint64_t runs;
-	uint64_t seed;
-	int timeout_ms;
-	unsigned int fd_every;
-	unsigned int max_findings;
-	int minimize_ms;
-	bool quiet;
-	enum seqmodel_dev device; /* --device, the target file's, or unknown */
-};
-
-struct fz_input {
-	uint8_t *p;
-	size_t n;
-};
 
 /* An fd a session made. */
 struct fz_own {
@@ -110,108 +80,15 @@ struct fz_sess {
 
 struct fz {
 	const struct fz_conf *conf;
-	struct target *t;
-	int conn;
+	struct fz_core core; /* the daemon, its connection, corpus, figures */
 	bool fresh_conn; /* conn was probed already (reused after a hang-up) */
 	int guest_fd;
 	bool guest_dirty; /* guest memory was written or handed over */
-	uint64_t rng;
-	bool reuse;
-
-	struct fz_input *corpus;
-	size_t ncorpus;
-	size_t nseeds;
-	unsigned int builtin, nbuiltin; /* where fz_builtin_seeds() put its */
-	struct fz_input window[64];
-	unsigned int nwindow, window_at;
-
-	uint64_t *cov;
-	size_t ncov;
-
-	char *found[FZ_FINDINGS_MAX];
-	unsigned int nfound;
-
-	int fd_base;	 /* reuse: the daemon's settled fd count, idle */
-	char tail[2048]; /* stderr tail of the last daemon that exited */
-
-	uint64_t sessions, msgs, restarts, hangups;
-	unsigned int unconfirmed; /* hangs that did not recur */
-	double first_s;		  /* when the first finding came, -1: none */
-	uint64_t first_sessions;  /* ... after this many sessions */
-	int64_t t0, last_progress;
-	bool tty;
 	struct fz_sess s;
 	struct fz_rec last_rec[SEQ_MAX_OPS];
 	uint8_t *guest_map;    /* guest_fd mapped: the ring model reads it */
 	struct seqmodel model; /* the session's rings and config */
 };
-
-volatile sig_atomic_t fz_stop;
-
-void fz_on_signal(int sig)
-{
-	(void)sig;
-	if (fz_stop) {
-		/* a second one: no more waiting */
-		target_cleanup_all();
-		_exit(130);
-	}
-	fz_stop = 1;
-}
-
-void fz_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("vu-conform fuzz: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* ---- random ------------------------------------------------------------- */
-
-static uint64_t fz_rand(struct fz *f)
-{
-	/* xorshift64* */
-	f->rng ^= f->rng >> 12;
-	f->rng ^= f->rng << 25;
-	f->rng ^= f->rng >> 27;
-	return f->rng * UINT64_C(2685821657736338717);
-}
-
-static unsigned int fz_below(struct fz *f, unsigned int n)
-{
-	return n ? (unsigned int)(fz_rand(f) % n) : 0;
-}
-
-/* ---- coverage proxy ------------------------------------------------------ */
-
-uint64_t fz_hash(uint64_t h, uint64_t v)
-{
-	h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
-	return h * UINT64_C(0xff51afd7ed558ccd);
-}
-
-/* Add @sig to the set. Return: true if it is new. */
-static bool fz_cov_add(struct fz *f, uint64_t sig)
-{
-	size_t mask = ((size_t)1 << FZ_COV_BITS) - 1, i;
-
-	sig |= 1; /* 0 marks an empty slot */
-	if (f->ncov >= mask / 2)
-		return false;
-	for (i = sig & mask;; i = (i + 1) & mask) {
-		if (f->cov[i] == sig)
-			return false;
-		if (!f->cov[i]) {
-			f->cov[i] = sig;
-			f->ncov++;
-			return true;
-		}
-	}
-}
 
 /* The signature of one request and what came back. */
 static uint64_t fz_signature(const struct vhost_user_msg *m,
@@ -245,51 +122,9 @@ static uint64_t fz_signature(const struct vhost_user_msg *m,
 
 static int fz_connect(struct fz *f)
 {
-	int ret;
-
-	if (f->conn >= 0)
-		return 0;
-	f->fresh_conn = false;
-	if (!f->t) {
-		ret = target_start(&f->t, &f->conf->target, &f->conn);
-		if (ret < 0 && f->t) {
-			char tail[1024];
-
-			target_stderr_tail(f->t, tail, sizeof(tail));
-			fz_msg("the target did not start: %s%s%s",
-			       strerror(-ret), tail[0] ? "; its stderr:\n" : "",
-			       tail);
-			target_free(f->t);
-			f->t = NULL;
-		} else if (ret < 0) {
-			fz_msg("the target did not start: %s", strerror(-ret));
-		}
-		if (ret >= 0 && !f->reuse)
-			target_mark(f->t);
-		return ret;
-	}
-	ret = target_reconnect(f->t, &f->conn);
-	if (ret < 0) {
-		/* start over once */
-		target_free(f->t);
-		f->t = NULL;
-		f->restarts++;
-		return fz_connect(f);
-	}
-	if (!f->reuse)
-		target_mark(f->t);
-	return 0;
-}
-
-/* Kill the daemon; the next fz_connect() launches a new one. */
-static void fz_restart(struct fz *f)
-{
-	close_fd(&f->conn);
-	if (f->t)
-		target_free(f->t);
-	f->t = NULL;
-	f->restarts++;
-	f->fd_base = -1;
+	if (f->core.conn < 0)
+		f->fresh_conn = false;
+	return fz_core_connect(&f->core, f->conf);
 }
 
 /* ---- fds ----------------------------------------------------------------- */
@@ -351,38 +186,6 @@ static int fz_last_own(struct fz_sess *s, int role, bool memfd)
 
 /* ---- one session ---------------------------------------------------------- */
 
-/*
- * Record a finding unless one is recorded already (the first one wins).
- * Return: true if this one was recorded.
- */
-bool fz_found(struct fz_verdict *v, const char *kind, int at,
-	      const char *sig_fmt, ...)
-{
-	char sig[64];
-	va_list ap;
-	size_t i;
-
-	if (v->kind)
-		return false;
-	v->kind = kind;
-	v->at = at;
-	va_start(ap, sig_fmt);
-	vsnprintf(sig, sizeof(sig), sig_fmt, ap);
-	va_end(ap);
-	snprintf(v->sig, sizeof(v->sig), "%s%s%s", kind, sig[0] ? "-" : "",
-		 sig);
-	for (i = 0; v->sig[i]; i++) {
-		char c = v->sig[i];
-
-		if (c >= 'A' && c <= 'Z')
-			v->sig[i] = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			   c == '-'))
-			v->sig[i] = '-';
-	}
-	return true;
-}
-
 /* "SET_VRING_NUM" for a front-end request code, or "request-N". */
 static const char *fz_req_name(uint32_t code)
 {
@@ -424,7 +227,7 @@ static int fz_recv(struct fz *f, struct vhost_user_msg *m, int64_t deadline,
 	int ret;
 
 	for (;;) {
-		ret = frame_vhost_recv(f->conn, m, deadline, why, NULL);
+		ret = frame_vhost_recv(f->core.conn, m, deadline, why, NULL);
 		if (ret < 0)
 			return ret;
 		for (i = 0; i < m->nfds; i++)
@@ -831,9 +634,9 @@ static void fz_op_msg(struct fz *f, const struct seq_op *op, unsigned int idx,
 					    .len = op->wire_len - c[0].len,
 					    .fds = fds,
 					    .nfds = nfds };
-		ret = chan_send(f->conn, c, 2, deadline);
+		ret = chan_send(f->core.conn, c, 2, deadline);
 	} else {
-		ret = chan_send_buf(f->conn, buf, op->wire_len, fds, nfds,
+		ret = chan_send_buf(f->core.conn, buf, op->wire_len, fds, nfds,
 				    deadline);
 	}
 	s->msgs++;
@@ -893,7 +696,7 @@ static void fz_op_msg(struct fz *f, const struct seq_op *op, unsigned int idx,
 	}
 	rec->nrep = nrep;
 
-	if (fz_cov_add(f, fz_signature(&st.m, reps, nrep, s->hung)))
+	if (fz_cov_add(&f->core, fz_signature(&st.m, reps, nrep, s->hung)))
 		*new_cov = true;
 	if (expect >= 0 &&
 	    seq_judge(&st, reps, nrep, s->hung, &oracle, &why) < 0) {
@@ -940,7 +743,7 @@ static int fz_probe(struct fz *f, struct fz_verdict *v, bool judge)
 	int ret;
 
 	vhost_user_build_empty(&m, VHOST_USER_GET_FEATURES);
-	ret = frame_vhost_send(f->conn, &m, FRAME_WHOLE, deadline);
+	ret = frame_vhost_send(f->core.conn, &m, FRAME_WHOLE, deadline);
 	if (ret < 0)
 		return -ECONNRESET;
 	ret = fz_recv(f, &rep, deadline, &why);
@@ -959,57 +762,6 @@ static int fz_probe(struct fz *f, struct fz_verdict *v, bool judge)
 	return 1;
 }
 
-/* The first frame ("#0 ... in FUNC") of a sanitizer report in @buf. */
-void fz_top_frame(const char *buf, char *out, size_t cap)
-{
-	const char *p = strstr(buf, "#0 "), *in, *end;
-
-	out[0] = '\0';
-	if (!p)
-		return;
-	in = strstr(p, " in ");
-	end = strchr(p, '\n');
-	if (!in || (end && in > end))
-		return;
-	in += 4;
-	end = in + strcspn(in, " (\n");
-	snprintf(out, cap, "%.*s", (int)VUC_MIN((size_t)(end - in), cap - 1),
-		 in);
-}
-
-/* It exited: a crash (a signal or a sanitizer report) or a clean exit. */
-static void fz_judge_exit(struct fz *f, struct fz_verdict *v)
-{
-	fz_exit_verdict(f->t, f->tail, sizeof(f->tail), v);
-	fz_restart(f);
-}
-
-void fz_exit_verdict(struct target *t, char *tail, size_t cap,
-		     struct fz_verdict *v)
-{
-	struct target_status st;
-	char report[1024], frame[64];
-
-	target_sample(t, &st);
-	target_stderr_tail(t, tail, cap);
-	report[0] = '\0';
-	target_sanitizer_report(t, report, sizeof(report));
-	fz_top_frame(report, frame, sizeof(frame));
-	if (st.sanitizer || report[0]) {
-		v->kind = NULL; /* a crash outranks what led to it */
-		fz_found(v, FZ_KIND_SANITIZER, -1, "%s", frame);
-		snprintf(v->what, sizeof(v->what), "sanitizer report: %.480s",
-			 report);
-	} else if (st.signal) {
-		v->kind = NULL;
-		fz_found(v, FZ_KIND_CRASH, -1, "%s",
-			 watchdog_signal_name(st.signal));
-		snprintf(v->what, sizeof(v->what),
-			 "the target was killed by %s",
-			 watchdog_signal_name(st.signal));
-	}
-}
-
 /*
  * After a session that ended oddly (a hang-up, no answer): is the daemon
  * alive, dead (how), or stuck?
@@ -1019,54 +771,30 @@ static void fz_health(struct fz *f, struct fz_verdict *v)
 	struct fz_verdict pv = { 0 };
 	int ret;
 
-	if (!f->t)
+	if (!f->core.t)
 		return;
-	close_fd(&f->conn);
-	if (target_wait_exit(f->t, 0) == 1) {
-		fz_judge_exit(f, v);
+	close_fd(&f->core.conn);
+	if (target_wait_exit(f->core.t, 0) == 1) {
+		fz_core_judge_exit(&f->core, v);
 		return;
 	}
-	if (f->reuse) {
+	if (f->conf->reuse) {
 		/* a new connection: does it still answer? */
-		ret = target_reconnect(f->t, &f->conn);
+		ret = target_reconnect(f->core.t, &f->core.conn);
 		if (ret >= 0 && fz_probe(f, &pv, false) == 0) {
 			f->fresh_conn = true;
 			return;
 		}
-		close_fd(&f->conn);
+		close_fd(&f->core.conn);
 	}
-	if (target_wait_exit(f->t, 1000) == 1) {
-		fz_judge_exit(f, v);
+	if (target_wait_exit(f->core.t, 1000) == 1) {
+		fz_core_judge_exit(&f->core, v);
 		return;
 	}
-	if (f->reuse && !v->kind)
+	if (f->conf->reuse && !v->kind)
 		fz_found(v, FZ_KIND_HANG, -1, "no-accept");
-	if (f->reuse || (v->kind && !strcmp(v->kind, FZ_KIND_HANG)))
-		fz_restart(f);
-}
-
-/*
- * The daemon's fd count once it has let go of a connection (reuse): at
- * most @want, or (@want < 0) the same twice 2 ms apart; 300 ms at most.
- */
-static int fz_settled_fds(struct fz *f, int want)
-{
-	return fz_target_settled_fds(f->t, want);
-}
-
-int fz_target_settled_fds(struct target *t, int want)
-{
-	int64_t until = chan_deadline(300);
-	int n, prev = -1;
-
-	for (;;) {
-		n = fdzoo_count_open(target_pid(t));
-		if (n < 0 || (want >= 0 && n <= want) ||
-		    (want < 0 && n == prev) || chan_now() >= until)
-			return n;
-		prev = n;
-		chan_sleep_until(chan_now() + (want < 0 ? 2000000 : 1000000));
-	}
+	if (f->conf->reuse || (v->kind && !strcmp(v->kind, FZ_KIND_HANG)))
+		fz_core_restart(&f->core);
 }
 
 static void fz_close_session(struct fz_sess *s)
@@ -1083,9 +811,10 @@ static void fz_close_session(struct fz_sess *s)
  * @fd_check:	reuse mode: count the daemon's fds before and after
  * Return: 0, or -errno when the target cannot be reached (setup).
  */
-static int fz_session(struct fz *f, const uint8_t *in, size_t n,
+static int fz_session(void *ctx, const uint8_t *in, size_t n,
 		      struct fz_verdict *v, bool fd_check, bool *new_cov)
 {
+	struct fz *f = ctx;
 	struct fz_sess *s = &f->s;
 	struct seq_in cur = { in, n };
 	struct seq_op *op = malloc(sizeof(*op));
@@ -1098,9 +827,9 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 	*new_cov = false;
 	if (!op)
 		return -ENOMEM;
-	if (fd_check && f->reuse && f->t) {
-		close_fd(&f->conn);
-		before = fz_settled_fds(f, -1);
+	if (fd_check && f->conf->reuse && f->core.t) {
+		close_fd(&f->core.conn);
+		before = fz_target_settled_fds(f->core.t, -1);
 	}
 	ret = fz_connect(f);
 	if (ret < 0) {
@@ -1187,9 +916,9 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 		case SEQ_RAW:
 			if (seq_op_data(op, data))
 				chan_send_buf(
-					f->conn, data, op->data_want, NULL, 0,
-					chan_deadline(f->conf->timeout_ms));
-			shutdown(f->conn, SHUT_WR);
+					f->core.conn, data, op->data_want, NULL,
+					0, chan_deadline(f->conf->timeout_ms));
+			shutdown(f->core.conn, SHUT_WR);
 			s->out_of_step = true;
 			s->hung = true; /* our hang-up */
 			break;
@@ -1202,7 +931,7 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 		}
 	}
 	free(op);
-	f->msgs += s->msgs;
+	f->core.st.msgs += s->msgs;
 
 	/* the probe: alive, in step, nothing unasked */
 	if (!s->hung && !fz_stop) {
@@ -1247,18 +976,18 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 		}
 	}
 	if (s->hung)
-		f->hangups++;
+		f->core.st.hangups++;
 	fz_close_session(s);
 	memcpy(f->last_rec, s->rec, sizeof(s->rec));
 
 	if (s->hung || (v->kind && !strcmp(v->kind, FZ_KIND_HANG)))
 		fz_health(f, v);
 	else
-		close_fd(&f->conn);
+		close_fd(&f->core.conn);
 
-	if (before >= 0 && f->t && !v->kind) {
-		close_fd(&f->conn);
-		after = fz_settled_fds(f, before);
+	if (before >= 0 && f->core.t && !v->kind) {
+		close_fd(&f->core.conn);
+		after = fz_target_settled_fds(f->core.t, before);
 		if (after > before)
 			fz_found(v, FZ_KIND_FD_LEAK, -1, "%s", "");
 		if (v->kind && !strcmp(v->kind, FZ_KIND_FD_LEAK))
@@ -1267,7 +996,7 @@ static int fz_session(struct fz *f, const uint8_t *in, size_t n,
 				 "is over, %d before it: %d leaked",
 				 after, before, after - before);
 	}
-	f->sessions++;
+	f->core.st.sessions++;
 	return 0;
 }
 
@@ -1311,20 +1040,20 @@ static void fz_codes_init(void)
 
 static uint8_t fz_code(struct fz *f)
 {
-	if (fz_below(f, 32) == 0)
-		return (uint8_t)fz_rand(f); /* unknown codes too */
-	return fz_codes[fz_below(f, fz_ncodes)];
+	if (fz_below(&f->core, 32) == 0)
+		return (uint8_t)fz_rand(&f->core); /* unknown codes too */
+	return fz_codes[fz_below(&f->core, fz_ncodes)];
 }
 
 static uint8_t fz_small_byte(struct fz *f)
 {
-	unsigned int r = fz_below(f, 20);
+	unsigned int r = fz_below(&f->core, 20);
 
 	if (r < 12)
 		return 0;
 	if (r < 17)
-		return (uint8_t)(1 + fz_below(f, 4));
-	return (uint8_t)fz_rand(f);
+		return (uint8_t)(1 + fz_below(&f->core, 4));
+	return (uint8_t)fz_rand(&f->core);
 }
 
 static const uint64_t fz_interesting[] = {
@@ -1345,31 +1074,33 @@ static const uint64_t fz_interesting[] = {
 static size_t fz_gen_ring(struct fz *f, uint8_t *out)
 {
 	static const uint32_t lens[] = { 0x10, 0x200, 0x1000, 0xffffffff };
-	bool q1 = fz_below(f, 4) == 0;
-	unsigned int k = fz_below(f, 4);
+	bool q1 = fz_below(&f->core, 4) == 0;
+	unsigned int k = fz_below(&f->core, 4);
 	uint16_t off, v16;
 	uint64_t addr;
 	uint32_t len32;
 	size_t i = 0;
 
 	out[i++] = 11;
-	if (fz_below(f, 2)) {
+	if (fz_below(&f->core, 2)) {
 		/* struct vring_desc { addr u64, len u32, flags u16, next u16 } */
 		off = (uint16_t)((q1 ? 0x6d0 : 0) + 16 * k);
 		memcpy(out + i, &off, 2);
 		i += 2;
 		out[i++] = 16;
-		addr = fz_below(f, 8)
-			       ? 0x1000 + 0x200 * (uint64_t)fz_below(f, 8)
+		addr = fz_below(&f->core, 8)
+			       ? 0x1000 +
+					 0x200 * (uint64_t)fz_below(&f->core, 8)
 			       : fz_interesting[fz_below(
-					 f, ARRAY_SIZE(fz_interesting))];
+					 &f->core, ARRAY_SIZE(fz_interesting))];
 		memcpy(out + i, &addr, 8);
-		len32 = lens[fz_below(f, ARRAY_SIZE(lens))];
+		len32 = lens[fz_below(&f->core, ARRAY_SIZE(lens))];
 		memcpy(out + i + 8, &len32, 4);
-		v16 = (uint16_t)fz_below(f,
+		v16 = (uint16_t)fz_below(&f->core,
 					 8); /* NEXT 1, WRITE 2, INDIRECT 4 */
 		memcpy(out + i + 12, &v16, 2);
-		v16 = (uint16_t)(fz_below(f, 3) ? k : fz_below(f, 4));
+		v16 = (uint16_t)(fz_below(&f->core, 3) ? k
+						       : fz_below(&f->core, 4));
 		memcpy(out + i + 14, &v16, 2);
 		return i + 16;
 	}
@@ -1380,10 +1111,10 @@ static size_t fz_gen_ring(struct fz *f, uint8_t *out)
 	out[i++] = 12;
 	v16 = 0;
 	memcpy(out + i, &v16, 2);
-	v16 = (uint16_t)(1 + fz_below(f, 4));
+	v16 = (uint16_t)(1 + fz_below(&f->core, 4));
 	memcpy(out + i + 2, &v16, 2);
 	for (k = 0; k < 4; k++) {
-		v16 = (uint16_t)fz_below(f, 4);
+		v16 = (uint16_t)fz_below(&f->core, 4);
 		memcpy(out + i + 4 + 2 * k, &v16, 2);
 	}
 	return i + 12;
@@ -1422,31 +1153,32 @@ static size_t fz_scenario(struct fz *f, uint8_t *out)
 		uint64_t sector;
 	} hdr;
 	uint16_t avail[3];
-	bool q1 = fz_below(f, 2);
+	bool q1 = fz_below(&f->core, 2);
 	uint16_t desc_at = q1 ? 0x6d0 : 0, avail_at = q1 ? 0xad0 : 0x400;
-	unsigned int k = fz_below(f, 4);
+	unsigned int k = fz_below(&f->core, 4);
 	size_t i = 0;
 
 	/* half the time the ring model seeds' layout (seqmodel_seed(): 4
 	 * entries, vring q at 0x1000 * (q + 1), avail at +0x40) */
-	if (fz_below(f, 2)) {
+	if (fz_below(&f->core, 2)) {
 		desc_at = (uint16_t)(0x1000 * (1 + q1));
 		avail_at = (uint16_t)(desc_at + 0x40);
 	}
 
 	memset(d, 0, sizeof(d));
-	if (fz_below(f, 2)) {
+	if (fz_below(&f->core, 2)) {
 		/* a chain that never ends: next is itself */
 		d[0] = (struct fz_desc){ 0x1000, 0x200,
-					 (uint16_t)(1 | (fz_below(f, 2) << 1)),
+					 (uint16_t)(1 | (fz_below(&f->core, 2)
+							 << 1)),
 					 (uint16_t)k };
 		i += fz_put_guest(out + i, (uint16_t)(desc_at + 16 * k), d, 16);
 		avail[2] = (uint16_t)k;
 	} else {
-		hdr.type = fz_below(f, 2); /* VIRTIO_BLK_T_IN / OUT */
+		hdr.type = fz_below(&f->core, 2); /* VIRTIO_BLK_T_IN / OUT */
 		hdr.reserved = 0;
-		hdr.sector =
-			fz_interesting[fz_below(f, ARRAY_SIZE(fz_interesting))];
+		hdr.sector = fz_interesting[fz_below(
+			&f->core, ARRAY_SIZE(fz_interesting))];
 		i += fz_put_guest(out + i, 0x1000, &hdr, sizeof(hdr));
 		d[0] = (struct fz_desc){ 0x1000, 16, 1, 1 };
 		d[1] = (struct fz_desc){ 0x2000, 512,
@@ -1460,7 +1192,8 @@ static size_t fz_scenario(struct fz *f, uint8_t *out)
 	avail[1] = 1; /* idx: one entry published */
 	i += fz_put_guest(out + i, avail_at, avail, sizeof(avail));
 	out[i++] = 10; /* KICK: the second eventfd of a ring is its kick */
-	out[i++] = (uint8_t)(fz_below(f, 2) ? 1u + 2u * q1 : fz_below(f, 8));
+	out[i++] = (uint8_t)(fz_below(&f->core, 2) ? 1u + 2u * q1
+						   : fz_below(&f->core, 8));
 	return i;
 }
 
@@ -1470,7 +1203,7 @@ static size_t fz_gen_op(struct fz *f, uint8_t *out, size_t cap,
 {
 	uint8_t tmp[160];
 	struct seq_in cur;
-	unsigned int r = fz_below(f, 100), i;
+	unsigned int r = fz_below(&f->core, 100), i;
 	size_t len;
 
 	memset(tmp, 0, sizeof(tmp));
@@ -1480,29 +1213,31 @@ static size_t fz_gen_op(struct fz *f, uint8_t *out, size_t cap,
 		bool split = r >= 98;
 
 		i = 0;
-		tmp[i++] = split ? 9 : (uint8_t)fz_below(f, 9);
+		tmp[i++] = split ? 9 : (uint8_t)fz_below(&f->core, 9);
 		if (split)
-			tmp[i++] = (uint8_t)fz_rand(f);
+			tmp[i++] = (uint8_t)fz_rand(&f->core);
 		tmp[i++] = fz_code(f);
-		tmp[i++] = fz_below(f, 10) < 7 ? 0x01 : 0x00;
+		tmp[i++] = fz_below(&f->core, 10) < 7 ? 0x01 : 0x00;
 		for (; i < sizeof(tmp); i++)
 			tmp[i] = fz_small_byte(f);
 	} else if (r < 86) {
 		tmp[0] = 10;
-		tmp[1] = (uint8_t)fz_below(f, 8);
+		tmp[1] = (uint8_t)fz_below(&f->core, 8);
 	} else if (r < 91) {
 		tmp[0] = 13;
 	} else if (r < 96) {
 		tmp[0] = 15;
 		tmp[1] = 0;
-		tmp[2] = (uint8_t)fz_below(f, 16);
+		tmp[2] = (uint8_t)fz_below(&f->core, 16);
 		for (i = 3; i < sizeof(tmp); i++)
-			tmp[i] = (uint8_t)fz_rand(f);
+			tmp[i] = (uint8_t)fz_rand(&f->core);
 	} else {
 		tmp[0] = 14;
-		tmp[1] = (uint8_t)fz_below(f, 24);
+		tmp[1] = (uint8_t)fz_below(&f->core, 24);
 		for (i = 2; i < sizeof(tmp); i++)
-			tmp[i] = fz_below(f, 2) ? (uint8_t)fz_rand(f) : 0;
+			tmp[i] = fz_below(&f->core, 2)
+					 ? (uint8_t)fz_rand(&f->core)
+					 : 0;
 	}
 	cur = (struct seq_in){ tmp, sizeof(tmp) };
 	if (!seq_next(&cur, tmp, op, 0))
@@ -1553,34 +1288,36 @@ static size_t fz_flags_at(const struct fz_span *sp)
 /*
  * Mutate @in into @out. Return: the new length (at least 1).
  */
-static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
-			struct seq_op *op)
+static size_t fz_mutate(void *ctx, const uint8_t *in, size_t n, uint8_t *out)
 {
+	static struct seq_op op_scratch;
 	static uint8_t tmp[FZ_MAX_INPUT];
+	struct fz *f = ctx;
+	struct seq_op *op = &op_scratch;
 	struct fz_span sp[FZ_MAX_SPANS];
-	unsigned int nsp, rounds = 1 + fz_below(f, 3), r, k;
+	unsigned int nsp, rounds = 1 + fz_below(&f->core, 3), r, k;
 	size_t len = n, m;
 
 	memcpy(out, in, n);
 	if (!len)
 		out[len++] = 0;
 	for (r = 0; r < rounds; r++) {
-		unsigned int what = fz_below(f, 15);
+		unsigned int what = fz_below(&f->core, 15);
 		unsigned int a, b;
 
 		nsp = fz_spans(out, len, sp, op);
 		if (!nsp && what != 0)
 			what = 0;
-		a = fz_below(f, nsp);
-		b = fz_below(f, nsp);
+		a = fz_below(&f->core, nsp);
+		b = fz_below(&f->core, nsp);
 		memcpy(tmp, out, len);
 		switch (what) {
 		case 0: /* insert a new op */
 		case 1: {
-			size_t at =
-				nsp ? (fz_below(f, 2) ? sp[a].at
-						      : sp[a].at + sp[a].len)
-				    : len;
+			size_t at = nsp ? (fz_below(&f->core, 2)
+						   ? sp[a].at
+						   : sp[a].at + sp[a].len)
+					: len;
 
 			if (nsp >= SEQ_MAX_OPS)
 				break;
@@ -1635,8 +1372,8 @@ static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
 							0x08 | 0x20 };
 
 			if (sp[a].kind == SEQ_MSG || sp[a].kind == SEQ_SPLIT)
-				out[fz_flags_at(&sp[a])] ^=
-					bits[fz_below(f, ARRAY_SIZE(bits))];
+				out[fz_flags_at(&sp[a])] ^= bits[fz_below(
+					&f->core, ARRAY_SIZE(bits))];
 			break;
 		}
 		case 7:	  /* a size lie */
@@ -1658,22 +1395,23 @@ static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
 			fl &= (uint8_t)~0x06;
 			size = op->m.hdr.size;
 			if (what == 7) {
-				if (fz_below(f, 8) == 0)
+				if (fz_below(&f->core, 8) == 0)
 					size = VHOST_USER_PAYLOAD_MAX + 1;
 				else
 					size = (uint32_t)((int)size +
 							  deltas[fz_below(
-								  f,
+								  &f->core,
 								  ARRAY_SIZE(
 									  deltas))]);
 				if (size > 0xffff)
 					size = 0;
 			} else {
-				unsigned int cnt = fz_below(f, 4) == 0
-							   ? 9
-							   : fz_below(f, 4);
+				unsigned int cnt =
+					fz_below(&f->core, 4) == 0
+						? 9
+						: fz_below(&f->core, 4);
 
-				fdsb = (int)(cnt | fz_below(f, 16) << 4);
+				fdsb = (int)(cnt | fz_below(&f->core, 16) << 4);
 			}
 			m = fz_encode_msg(op, out[sp[a].at], fl, size, fdsb,
 					  out + sp[a].at,
@@ -1690,32 +1428,34 @@ static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
 		case 9: /* bit flip */
 			if (sp[a].len > 1)
 				out[sp[a].at + 1 +
-				    fz_below(f, (unsigned int)sp[a].len - 1)] ^=
-					(uint8_t)(1u << fz_below(f, 8));
+				    fz_below(&f->core,
+					     (unsigned int)sp[a].len - 1)] ^=
+					(uint8_t)(1u << fz_below(&f->core, 8));
 			break;
 		case 10:
 		case 11: { /* an interesting value in the payload */
 			uint64_t val = fz_interesting[fz_below(
-				f, ARRAY_SIZE(fz_interesting))];
-			size_t w = (size_t)1 << fz_below(f, 4), at;
+				&f->core, ARRAY_SIZE(fz_interesting))];
+			size_t w = (size_t)1 << fz_below(&f->core, 4), at;
 
 			if (sp[a].len < 4 + w)
 				break;
 			at = sp[a].at + 4 +
-			     fz_below(f, (unsigned int)(sp[a].len - 3 - w));
+			     fz_below(&f->core,
+				      (unsigned int)(sp[a].len - 3 - w));
 			memcpy(out + at, &val, w);
 			break;
 		}
 		case 12: { /* splice an op from another input */
-			const struct fz_input *o = &f->corpus[fz_below(
-				f, (unsigned int)f->ncorpus)];
+			const struct fz_input *o = &f->core.corpus[fz_below(
+				&f->core, (unsigned int)f->core.st.ncorpus)];
 			struct fz_span osp[FZ_MAX_SPANS];
 			unsigned int on = fz_spans(o->p, o->n, osp, op), c;
 			size_t at = nsp ? sp[a].at : len;
 
 			if (!on || nsp >= SEQ_MAX_OPS)
 				break;
-			c = fz_below(f, on);
+			c = fz_below(&f->core, on);
 			if (len + osp[c].len > FZ_MAX_INPUT)
 				break;
 			memcpy(out + at, o->p + osp[c].at, osp[c].len);
@@ -1725,12 +1465,13 @@ static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
 		}
 		case 13: /* cut the tail */
 			if (nsp > 1)
-				len = sp[1 + fz_below(f, nsp - 1)].at;
+				len = sp[1 + fz_below(&f->core, nsp - 1)].at;
 			break;
 		case 14: /* a ring scenario after a random op (or at the end) */
 			if (nsp + 6 > SEQ_MAX_OPS || len + 160 > FZ_MAX_INPUT)
 				break;
-			m = nsp && fz_below(f, 2) ? sp[a].at + sp[a].len : len;
+			m = nsp && fz_below(&f->core, 2) ? sp[a].at + sp[a].len
+							 : len;
 			k = (unsigned int)fz_scenario(f, out + m);
 			memcpy(out + m + k, tmp + m, len - m);
 			len += k;
@@ -1740,86 +1481,6 @@ static size_t fz_mutate(struct fz *f, const uint8_t *in, size_t n, uint8_t *out,
 			out[len++] = 0;
 	}
 	return len;
-}
-
-/* ---- corpus ---------------------------------------------------------------- */
-
-static int fz_corpus_add(struct fz *f, const uint8_t *p, size_t n)
-{
-	struct fz_input *c;
-
-	if (f->ncorpus >= FZ_CORPUS_MAX)
-		return 0;
-	c = &f->corpus[f->ncorpus];
-	c->p = malloc(n ? n : 1);
-	if (!c->p)
-		return -ENOMEM;
-	memcpy(c->p, p, n);
-	c->n = n;
-	f->ncorpus++;
-	return 1;
-}
-
-static int fz_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Seeds: every regular file of @dir, in name order. */
-static int fz_load_seeds(struct fz *f, const char *dir)
-{
-	char path[PATH_MAX];
-	char **names = NULL;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	uint8_t buf[FZ_MAX_INPUT];
-	DIR *d = opendir(dir);
-	int ret = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) *
-							   sizeof(*names));
-
-			if (!nn) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			names = nn;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	qsort(names, n, sizeof(*names), fz_name_cmp);
-	for (i = 0; i < n; i++) {
-		ssize_t got;
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		got = read(fd, buf, sizeof(buf));
-		close(fd);
-		if (got > 0 && fz_corpus_add(f, buf, (size_t)got) < 0) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return ret;
 }
 
 /* Append a MSG op with an explicit payload to @p; Return: the new length. */
@@ -1884,7 +1545,7 @@ static int fz_proto_seeds(struct fz *f)
 	u64 = FZ_PF(REPLY_ACK) | FZ_PF(INBAND_NOTIFICATIONS);
 	n = fz_seed_msg(p, n, VHOST_USER_SET_PROTOCOL_FEATURES, &u64, 8, false);
 	p[n - 8 - 2 - 1] |= 0x01; /* need_reply */
-	ret = fz_corpus_add(f, p, n);
+	ret = fz_corpus_add(&f->core, p, n);
 	if (ret < 0)
 		return ret;
 
@@ -1892,7 +1553,7 @@ static int fz_proto_seeds(struct fz *f)
 	n = fz_seed_msg(p, n, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in),
 			false);
 	p[n - sizeof(in) - 2 - 1] |= 0x01;
-	ret = fz_corpus_add(f, p, n);
+	ret = fz_corpus_add(&f->core, p, n);
 	return ret < 0 ? ret : 0;
 }
 
@@ -1908,8 +1569,9 @@ static int fz_proto_seeds(struct fz *f)
  * SET_INFLIGHT_FD with too many queues) for the device, or both devices
  * when it is not known.
  */
-static int fz_builtin_seeds(struct fz *f)
+static int fz_builtin_seeds(void *ctx)
 {
+	struct fz *f = ctx;
 	static uint8_t ms[1024];
 	const char *name;
 	unsigned int d, k;
@@ -1962,7 +1624,7 @@ static int fz_builtin_seeds(struct fz *f)
 			n = fz_seed_msg(p, n, VHOST_USER_SET_VRING_ENABLE, st,
 					8, false);
 		}
-		ret = fz_corpus_add(f, p, n);
+		ret = fz_corpus_add(&f->core, p, n);
 		if (ret < 0)
 			return ret;
 	}
@@ -1975,57 +1637,12 @@ static int fz_builtin_seeds(struct fz *f)
 					    sizeof(ms), &name);
 			if (len <= 0)
 				continue;
-			ret = fz_corpus_add(f, ms, (size_t)len);
+			ret = fz_corpus_add(&f->core, ms, (size_t)len);
 			if (ret < 0)
 				return ret;
 		}
 	}
 	return fz_proto_seeds(f);
-}
-
-/* A built-in seed for when no corpus is found: the handshake. */
-static int fz_default_seed(struct fz *f)
-{
-	static const uint8_t seed[] = {
-		0x00, /* setup */
-		0x00,
-		VHOST_USER_GET_FEATURES,
-		0x00,
-		0x00,
-		VHOST_USER_GET_PROTOCOL_FEATURES,
-		0x00,
-		0x00,
-		VHOST_USER_SET_OWNER,
-		0x01,
-		0x00,
-		VHOST_USER_GET_QUEUE_NUM,
-		0x00,
-		0x00,
-		VHOST_USER_SET_VRING_NUM,
-		0x01,
-		0,
-		0,
-		0,
-		0,
-		0,
-		1,
-		0,
-		0,
-	};
-
-	return fz_corpus_add(f, seed, sizeof(seed));
-}
-
-/* ---- findings ---------------------------------------------------------------- */
-
-static bool fz_known(struct fz *f, const char *sig)
-{
-	unsigned int i;
-
-	for (i = 0; i < f->nfound; i++)
-		if (!strcmp(f->found[i], sig))
-			return true;
-	return false;
 }
 
 /* Run @in again; Return: true when it gives the finding @sig. */
@@ -2112,48 +1729,15 @@ static size_t fz_minimise(struct fz *f, uint8_t *in, size_t n, const char *sig,
 	return n;
 }
 
-/* Replays that confirm a hang: one late answer in three is a slow machine. */
-#define FZ_CONFIRM_RUNS 2
-
-bool fz_hang_confirmed(const char *dir, const uint8_t *in, size_t n,
-		       const struct fz_verdict *v, int timeout_ms,
-		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
-				     const char *sig),
-		       void *ctx)
-{
-	char path[4096];
-	unsigned int i;
-	int ret;
-
-	if (strcmp(v->kind, FZ_KIND_HANG))
-		return true;
-	for (i = 0; i < FZ_CONFIRM_RUNS && !fz_stop; i++)
-		if (again(ctx, in, n, v->sig))
-			return true;
-	ret = fz_mkdirs(dir) < 0 ? -errno : 0;
-	snprintf(path, sizeof(path), "%s/unconfirmed-%s.bin", dir, v->sig);
-	if (!ret)
-		ret = outputs_write_file(path, in, n);
-	if (fz_stop)
-		fz_msg("%s not confirmed (interrupted): not a finding%s%s",
-		       v->sig, ret ? "" : "; input: ", ret ? "" : path);
-	else
-		fz_msg("%s did not recur in %u replays: not a finding (a "
-		       "loaded machine answers late; --timeout %d waits "
-		       "longer)%s%s",
-		       v->sig, i, timeout_ms * 4,
-		       ret ? "" : "; input: ", ret ? "" : path);
-	return false;
-}
-
 static bool fz_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
 {
 	return fz_again(ctx, in, n, sig, false);
 }
 
-static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
-			     const struct fz_verdict *v0)
+static void fz_report_finding(void *ctx, const uint8_t *in, size_t n,
+			      const struct fz_verdict *v0)
 {
+	struct fz *f = ctx;
 	static uint8_t min[FZ_MAX_INPUT];
 	struct fz_verdict v = *v0;
 	struct fz_report r;
@@ -2164,32 +1748,17 @@ static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 	bool nc;
 	int ret;
 
-	if (!fz_hang_confirmed(f->conf->out_dir, in, n, v0, f->conf->timeout_ms,
-			       fz_again_cb, f)) {
-		f->unconfirmed++;
-		return 0;
-	}
-	if (!f->nfound) {
-		f->first_s = (double)(chan_now() - f->t0) / 1e9;
-		f->first_sessions = f->sessions;
-	}
-	if (f->nfound < FZ_FINDINGS_MAX) {
-		f->found[f->nfound] = strdup(v0->sig);
-		if (f->found[f->nfound])
-			f->nfound++;
-	}
-	/* one line per finding, --quiet or not */
-	fz_msg("%sfinding %s after %.1f s, %llu sessions: %s",
-	       f->tty ? "\r\033[K" : "", v0->sig,
-	       (double)(chan_now() - f->t0) / 1e9,
-	       (unsigned long long)f->sessions, v0->what);
+	if (!fz_hang_confirmed(&f->core, f->conf->out_dir, in, n, v0,
+			       f->conf->timeout_ms, fz_again_cb, f))
+		return;
+	fz_core_found(&f->core, v0);
 	memcpy(min, in, n);
 	if (f->conf->minimize_ms > 0)
 		len = fz_minimise(f, min, n, v0->sig, fd_check, &tries);
 	/* once more, for the record and the daemon's stderr */
-	if (f->t)
-		target_mark(f->t);
-	f->tail[0] = '\0';
+	if (f->core.t)
+		target_mark(f->core.t);
+	f->core.tail[0] = '\0';
 	fz_session(f, min, len, &v, fd_check, &nc);
 	if (!v.kind || strcmp(v.sig, v0->sig)) {
 		/* flaky: keep the original input and verdict */
@@ -2199,9 +1768,9 @@ static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 		fz_session(f, min, len, &v, fd_check, &nc);
 		v = *v0;
 	}
-	snprintf(tail, sizeof(tail), "%s", f->tail);
-	if (f->t && !tail[0])
-		target_stderr_tail(f->t, tail, sizeof(tail));
+	snprintf(tail, sizeof(tail), "%s", f->core.tail);
+	if (f->core.t && !tail[0])
+		target_stderr_tail(f->core.t, tail, sizeof(tail));
 	r = (struct fz_report){ .input = min,
 				.len = len,
 				.v = &v,
@@ -2217,171 +1786,15 @@ static int fz_report_finding(struct fz *f, const uint8_t *in, size_t n,
 	else if (!f->conf->quiet)
 		fz_msg("  minimised %zu -> %zu bytes in %u runs: %s/%s.lua", n,
 		       len, tries, f->conf->out_dir, v0->sig);
-	return ret;
-}
-
-/* ---- progress ----------------------------------------------------------------- */
-
-static void fz_progress(struct fz *f, bool final)
-{
-	struct fz_stats st = {
-		.t0 = f->t0,
-		.sessions = f->sessions,
-		.msgs = f->msgs,
-		.restarts = f->restarts,
-		.hangups = f->hangups,
-		.nfound = f->nfound,
-		.unconfirmed = f->unconfirmed,
-		.ncov = f->ncov,
-		.ncorpus = f->ncorpus,
-		.tty = f->tty,
-		.quiet = f->conf->quiet,
-	};
-
-	fz_print_progress(&st, final);
-}
-
-void fz_print_progress(const struct fz_stats *f, bool final)
-{
-	double el = (double)(chan_now() - f->t0) / 1e9;
-	double sps = el > 0 ? (double)f->sessions / el : 0;
-	double mps = el > 0 ? (double)f->msgs / el : 0;
-	char unc[16] = "";
-
-	if (f->quiet && !final)
-		return;
-	if (f->unconfirmed)
-		snprintf(unc, sizeof(unc), "%u", f->unconfirmed);
-	fprintf(stderr,
-		"%s%s%.1f s, %llu sessions (%.0f/s), %llu messages (%.0f/s), "
-		"%u finding%s, %llu restarts, %llu hang-ups, %zu signatures, "
-		"corpus %zu%s%s%s%s",
-		f->tty && !final ? "\r" : "",
-		final ? "vu-conform fuzz: done: " : "", el,
-		(unsigned long long)f->sessions, sps,
-		(unsigned long long)f->msgs, mps, f->nfound,
-		f->nfound == 1 ? "" : "s", (unsigned long long)f->restarts,
-		(unsigned long long)f->hangups, f->ncov, f->ncorpus,
-		f->unconfirmed ? ", " : "", unc,
-		f->unconfirmed ? " unconfirmed" : "",
-		f->tty && !final ? "\033[K" : "\n");
-	fflush(stderr);
 }
 
 /* ---- the loop ------------------------------------------------------------------- */
 
-static int fz_loop(struct fz *f)
-{
-	static uint8_t cur[FZ_MAX_INPUT];
-	const struct fz_conf *c = f->conf;
-	int64_t end = c->duration_s > 0 ? f->t0 + (int64_t)(c->duration_s * 1e9)
-					: INT64_MAX;
-	struct seq_op *op = malloc(sizeof(*op));
-	struct fz_verdict v;
-	size_t len, next_seed = 0;
-	unsigned int since_check = 0;
-	bool nc;
-	int ret = 0;
-
-	if (!op)
-		return -ENOMEM;
-	while (!fz_stop && chan_now() < end &&
-	       (!c->runs || f->sessions < c->runs) &&
-	       (!c->max_findings || f->nfound < c->max_findings)) {
-		const struct fz_input *parent;
-
-		if (next_seed < f->nseeds) {
-			parent = &f->corpus[next_seed++];
-			len = parent->n;
-			memcpy(cur, parent->p, len);
-		} else {
-			/* the seeds (whole conformance sessions) a quarter of
-			 * the time, the built-in ring set-ups an eighth: what
-			 * the corpus gains is mostly shallow */
-			unsigned int r = fz_below(f, 8);
-
-			if (r == 0)
-				parent = &f->corpus[f->builtin +
-						    fz_below(f, f->nbuiltin)];
-			else
-				parent = &f->corpus[fz_below(
-					f, (unsigned int)(r < 3 ? f->nseeds
-								: f->ncorpus))];
-			len = fz_mutate(f, parent->p, parent->n, cur, op);
-		}
-		/* the recent inputs, for an fd leak seen later */
-		f->window[f->window_at].n = len;
-		memcpy(f->window[f->window_at].p, cur, len);
-		f->window_at = (f->window_at + 1) % ARRAY_SIZE(f->window);
-		if (f->nwindow < ARRAY_SIZE(f->window))
-			f->nwindow++;
-
-		ret = fz_session(f, cur, len, &v, false, &nc);
-		if (ret < 0)
-			break;
-		if (nc && next_seed >= f->nseeds)
-			fz_corpus_add(f, cur, len);
-		if (v.kind && !fz_known(f, v.sig))
-			fz_report_finding(f, cur, len, &v);
-
-		/* fds (and quiet sanitizer reports), every so often */
-		if (f->reuse && f->t && ++since_check >= c->fd_every) {
-			struct target_status st;
-			int n;
-
-			since_check = 0;
-			close_fd(&f->conn);
-			n = fz_settled_fds(f, f->fd_base);
-			if (n >= 0 && (f->fd_base < 0 || n < f->fd_base))
-				f->fd_base = n;
-			if (n > f->fd_base) {
-				/* which of the recent sessions? */
-				unsigned int i;
-
-				for (i = 0; i < f->nwindow && !fz_stop; i++) {
-					struct fz_input *w =
-						&f->window[(f->window_at +
-							    ARRAY_SIZE(
-								    f->window) -
-							    f->nwindow + i) %
-							   ARRAY_SIZE(
-								   f->window)];
-
-					fz_session(f, w->p, w->n, &v, true,
-						   &nc);
-					if (v.kind && !fz_known(f, v.sig)) {
-						memcpy(cur, w->p, w->n);
-						fz_report_finding(f, cur, w->n,
-								  &v);
-						break;
-					}
-				}
-				f->fd_base = -1; /* measure again */
-				f->nwindow = 0;
-			}
-			target_sample(f->t, &st);
-			if (st.sanitizer) {
-				memset(&v, 0, sizeof(v));
-				fz_judge_exit(f, &v);
-				if (v.kind && !fz_known(f, v.sig)) {
-					memcpy(cur, f->window[0].p,
-					       f->window[0].n);
-					fz_report_finding(f, cur,
-							  f->window[0].n, &v);
-				}
-			}
-			if (f->t)
-				target_mark(f->t);
-		}
-		if (chan_now() - f->last_progress >
-		    (f->tty ? 500000000LL : 10000000000LL)) {
-			f->last_progress = chan_now();
-			fz_progress(f, false);
-		}
-	}
-	free(op);
-	return ret;
-}
+static const struct fz_ops fz_vhost_ops = {
+	.session = fz_session,
+	.mutate = fz_mutate,
+	.report = fz_report_finding,
+};
 
 /* ---- options -------------------------------------------------------------------- */
 
@@ -2506,29 +1919,6 @@ static int fz_num(const char *opt, const char *s, unsigned long long max,
 	return 0;
 }
 
-/* mkdir -p @dir. Return: 0, or -1 with errno. */
-int fz_mkdirs(const char *dir)
-{
-	char path[PATH_MAX];
-	char *p;
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(path, 0777) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* The directory of the running program, for {bindir}. */
 static void fz_bindir(char *buf, size_t cap)
 {
@@ -2596,14 +1986,12 @@ int fuzz_main(int argc, char **argv, const char *prog)
 	struct fz_conf c;
 	struct tdesc desc;
 	struct fz *f = NULL;
-	struct sigaction sa, old_int, old_term, old_pipe;
 	const char *target = NULL, *target_file = NULL, *why = NULL;
 	char **target_argv = NULL, bindir[PATH_MAX], *text = NULL;
 	char corpus_default[PATH_MAX];
 	unsigned long long u;
 	bool reuse = false, seed_set = false, vfio = false;
 	int status = FZ_EXIT_SETUP, opt, ret;
-	unsigned int i;
 
 	(void)prog;
 	memset(&c, 0, sizeof(c));
@@ -2751,24 +2139,9 @@ int fuzz_main(int argc, char **argv, const char *prog)
 	}
 	if (!seed_set)
 		c.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	c.reuse = reuse;
 	if (vfio) {
-		struct fz_vfio_conf vc = {
-			.target = &c.target,
-			.target_text = c.target_text,
-			.out_dir = c.out_dir,
-			.corpus_dir = c.corpus_dir,
-			.duration_s = c.duration_s,
-			.runs = c.runs,
-			.seed = c.seed,
-			.timeout_ms = c.timeout_ms,
-			.fd_every = c.fd_every,
-			.max_findings = c.max_findings,
-			.minimize_ms = c.minimize_ms,
-			.quiet = c.quiet,
-			.reuse = reuse,
-		};
-
-		status = fuzz_vfio_main(&vc);
+		status = fuzz_vfio_main(&c);
 		goto out;
 	}
 
@@ -2776,21 +2149,9 @@ int fuzz_main(int argc, char **argv, const char *prog)
 	if (!f)
 		goto out;
 	f->conf = &c;
-	f->conn = -1;
 	f->guest_fd = -1;
-	f->fd_base = -1;
-	f->reuse = reuse;
-	f->rng = c.seed ? c.seed : 1;
-	f->tty = isatty(2) && !c.quiet;
-	f->cov = calloc((size_t)1 << FZ_COV_BITS, sizeof(*f->cov));
-	f->corpus = calloc(FZ_CORPUS_MAX, sizeof(*f->corpus));
-	if (!f->cov || !f->corpus)
+	if (fz_core_init(&f->core, c.seed, c.quiet) < 0)
 		goto out;
-	for (i = 0; i < ARRAY_SIZE(f->window); i++) {
-		f->window[i].p = malloc(FZ_MAX_INPUT);
-		if (!f->window[i].p)
-			goto out;
-	}
 	f->guest_fd = fdzoo_memfd(SEQ_GUEST_SIZE, 0);
 	if (f->guest_fd < 0) {
 		fz_msg("memfd: %s", strerror(-f->guest_fd));
@@ -2802,85 +2163,21 @@ int fuzz_main(int argc, char **argv, const char *prog)
 	if (f->guest_map == MAP_FAILED)
 		f->guest_map = NULL; /* no ring oracle */
 	fz_codes_init();
-	if (c.corpus_dir) {
-		ret = fz_load_seeds(f, c.corpus_dir);
-		if (ret < 0) {
-			fz_msg("--corpus %s: %s", c.corpus_dir, strerror(-ret));
-			goto out;
-		}
-	}
-	f->builtin = (unsigned int)f->ncorpus;
-	if (fz_builtin_seeds(f) < 0)
+	if (fz_core_seeds(&f->core, &c, fz_builtin_seeds, f) < 0)
 		goto out;
-	f->nbuiltin = (unsigned int)(f->ncorpus - f->builtin);
-	if (!f->ncorpus && fz_default_seed(f) < 0)
-		goto out;
-	f->nseeds = f->ncorpus;
-	if (fz_mkdirs(c.out_dir) < 0) {
-		fz_msg("--out %s: %s", c.out_dir, strerror(errno));
-		goto out;
-	}
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = fz_on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
-
-	if (!c.quiet)
-		fz_msg("target %s (%s), seed %llu, %zu seed input%s%s%s, "
-		       "findings to %s/",
-		       c.target_text,
-		       reuse ? "reused" : "a process per session",
-		       (unsigned long long)c.seed, f->nseeds,
-		       f->nseeds == 1 ? "" : "s", c.corpus_dir ? " from " : "",
-		       c.corpus_dir ? c.corpus_dir : "", c.out_dir);
-	f->t0 = f->last_progress = chan_now();
+	fz_core_start(&f->core, &c, "", f->core.nseeds);
 	ret = fz_connect(f);
 	if (ret >= 0)
-		ret = fz_loop(f);
-	if (ret < 0) {
-		if (ret != -ENOENT && ret != -EACCES && f->sessions)
-			fz_msg("the target cannot be reached any more: %s",
-			       strerror(-ret));
-		status = FZ_EXIT_SETUP;
-	} else {
-		status = f->nfound ? FZ_EXIT_FINDINGS : FZ_EXIT_CLEAN;
-	}
-	close_fd(&f->conn);
-	if (f->t)
-		target_free(f->t);
-	f->t = NULL;
-	if (f->tty)
-		fputc('\n', stderr);
-	fz_progress(f, true);
-	if (f->nfound)
-		fz_msg("first finding after %.1f s, %llu sessions", f->first_s,
-		       (unsigned long long)f->first_sessions);
-	for (i = 0; i < f->nfound; i++)
-		printf("finding: %s/%s.lua\n", c.out_dir, f->found[i]);
-	if (fz_stop)
-		fz_msg("interrupted");
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGPIPE, &old_pipe, NULL);
+		ret = fz_core_loop(&f->core, &c, &fz_vhost_ops, f);
+	status = fz_core_finish(&f->core, &c, ret);
 
 out:
 	if (f) {
 		if (f->guest_map)
 			munmap(f->guest_map, SEQ_GUEST_SIZE);
 		close_fd(&f->guest_fd);
-		for (i = 0; i < f->nfound; i++)
-			free(f->found[i]);
-		if (f->corpus)
-			for (i = 0; i < f->ncorpus; i++)
-				free(f->corpus[i].p);
-		for (i = 0; i < ARRAY_SIZE(f->window); i++)
-			free(f->window[i].p);
-		free(f->corpus);
-		free(f->cov);
+		fz_core_free(&f->core);
 		free(f);
 	}
 	free(text);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_int.h - what fuzz.c (the engine) and fuzz_out.c (the finding files)
- * share. Private to `vu-conform fuzz`.
+ * fuzz_int.h - what the parts of `vu-conform fuzz` share: the engine core
+ * (fuzz_core.c: options, corpus, loop, daemon, verdicts on its exit, hang
+ * confirmation, progress), the vhost-user engine (fuzz.c) and its finding
+ * files (fuzz_out.c), the vfio-user engine (fuzz_vfio.c) and its finding
+ * files (fuzz_vfio_out.c). Private to `vu-conform fuzz`.
  */
 #ifndef VUC_RUN_FUZZ_INT_H
 #define VUC_RUN_FUZZ_INT_H
@@ -15,9 +18,44 @@
 
 #include "fe/seq.h"
 #include "fe/seqmodel.h"
+#include "run/target.h"
 
 /* Largest input (a session) kept or made. */
 #define FZ_MAX_INPUT 4096
+#define FZ_CORPUS_MAX 4096 /* inputs kept */
+#define FZ_COV_BITS 16	   /* signature set: 65536 slots */
+#define FZ_FINDINGS_MAX 64 /* distinct findings kept */
+#define FZ_WINDOW 64	   /* recent inputs, for an fd leak seen late */
+
+/* Exit status of `vu-conform fuzz`. */
+enum {
+	FZ_EXIT_CLEAN = 0,
+	FZ_EXIT_FINDINGS = 1,
+	FZ_EXIT_SETUP = 2,
+};
+
+/* The options of `vu-conform fuzz`, for either protocol. */
+struct fz_conf {
+	struct target_conf target;
+	const char *target_text; /* how the target was launched */
+	const char *out_dir;
+	const char *corpus_dir; /* NULL: built-in seeds only */
+	double duration_s;
+	uint64_t runs;
+	uint64_t seed;
+	int timeout_ms;
+	unsigned int fd_every;
+	unsigned int max_findings;
+	int minimize_ms;
+	bool quiet;
+	bool reuse;
+	enum seqmodel_dev device; /* --device, the target file's, or unknown */
+};
+
+struct fz_input {
+	uint8_t *p;
+	size_t n;
+};
 
 /* Finding kinds besides the wire oracles' names (SEQ_ORACLE_...). */
 #define FZ_KIND_CRASH "crash"
@@ -70,6 +108,16 @@ struct fz_report {
 	size_t orig_len;
 };
 
+/*
+ * Write DIR/SIG.bin (@in), then SIG.txt and SIG.lua through @write (@lua:
+ * which of the two), given @r. Return: 0, or -errno (the first file that
+ * could not be written).
+ */
+int fz_write_files(const char *dir, const char *sig, const uint8_t *in,
+		   size_t n,
+		   int (*write)(const char *path, bool lua, const void *r),
+		   const void *r);
+
 /**
  * fz_write_finding() - Write DIR/SIG.bin, SIG.txt and SIG.lua
  * Return: 0, or -errno (the first file that could not be written).
@@ -77,10 +125,8 @@ struct fz_report {
 int fz_write_finding(const char *dir, const struct fz_report *r);
 
 /*
- * Generic helpers of fuzz.c that the vfio-user engine (fuzz_vfio.c) uses
- * too.
+ * What both engines share (fuzz_core.c).
  */
-struct target_conf;
 
 /* SIGINT / SIGTERM seen (a second one exits at once). */
 extern volatile sig_atomic_t fz_stop;
@@ -106,13 +152,14 @@ bool fz_found(struct fz_verdict *v, const char *kind, int at,
 
 struct target;
 
+struct fz_core;
 /*
- * The verdict on a target whose process exited: a crash (signal) or a
- * sanitizer report in @v (outranking what is there), nothing for a clean
- * exit; its stderr tail in @tail.
+ * The verdict on a daemon that exited (or wrote a sanitizer report): a
+ * crash (signal) or a sanitizer report in @v (outranking what is there),
+ * nothing for a clean exit; its stderr tail in c->tail. The daemon is
+ * then killed, to be launched again.
  */
-void fz_exit_verdict(struct target *t, char *tail, size_t cap,
-		     struct fz_verdict *v);
+void fz_core_judge_exit(struct fz_core *c, struct fz_verdict *v);
 
 /*
  * The target's fd count once it has let go of a connection: at most
@@ -135,12 +182,13 @@ struct fz_stats {
  * misses it too: is @v (found running @in) a hang that recurs?
  * @again runs the input once more (the daemon was restarted after the
  * hang) and says whether @v's signature came back. An unconfirmed hang is
- * said on stderr and its input kept as DIR/unconfirmed-SIG.bin; it is not
- * a finding (the caller counts it in fz_stats.unconfirmed).
+ * said on stderr, counted in c->st.unconfirmed and its input kept as
+ * DIR/unconfirmed-SIG.bin; it is not a finding.
  * Return: true for a confirmed hang and for every other kind.
  */
-bool fz_hang_confirmed(const char *dir, const uint8_t *in, size_t n,
-		       const struct fz_verdict *v, int timeout_ms,
+struct fz_core;
+bool fz_hang_confirmed(struct fz_core *c, const char *dir, const uint8_t *in,
+		       size_t n, const struct fz_verdict *v, int timeout_ms,
 		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
 				     const char *sig),
 		       void *ctx);
@@ -148,22 +196,99 @@ bool fz_hang_confirmed(const char *dir, const uint8_t *in, size_t n,
 /* The progress line (a status line on a terminal), or the final one. */
 void fz_print_progress(const struct fz_stats *st, bool final);
 
-/* What `vu-conform fuzz` hands the vfio-user engine (its options). */
-struct fz_vfio_conf {
-	const struct target_conf *target;
-	const char *target_text;
-	const char *out_dir;
-	const char *corpus_dir; /* NULL: built-in seeds only */
-	double duration_s;
-	uint64_t runs;
-	uint64_t seed;
-	int timeout_ms;
-	unsigned int fd_every;
-	unsigned int max_findings;
-	int minimize_ms;
-	bool quiet;
-	bool reuse;
+/* An engine's random numbers, signature set, corpus, recent inputs and
+ * findings, and the figures of its progress line. */
+struct fz_core {
+	struct target *t; /* the daemon (NULL: not running) */
+	int conn;	  /* our connection to it, or -1 */
+	int fd_base; /* reuse: its settled fd count when idle, -1: unknown */
+	char tail[2048]; /* stderr tail of the last daemon that exited */
+	uint64_t rng;
+	uint64_t *cov;		 /* the signature set (1 << FZ_COV_BITS) */
+	struct fz_input *corpus; /* FZ_CORPUS_MAX; st.ncorpus used */
+	size_t nseeds;		 /* the first nseeds are seeds ... */
+	unsigned int builtin, nbuiltin;	   /* ... these the built-in ones */
+	struct fz_input window[FZ_WINDOW]; /* the recent inputs */
+	unsigned int nwindow, window_at;
+	char *found[FZ_FINDINGS_MAX]; /* signatures reported */
+	double first_s;		      /* when the first finding came */
+	uint64_t first_sessions;      /* ... after this many sessions */
+	struct fz_stats st;
+	int64_t last_progress;
 };
+
+/* Set up @c (seed 0 counts as 1; no daemon, no connection). Return: 0 or
+ * -ENOMEM (fz_core_free() cleans up either way). */
+int fz_core_init(struct fz_core *c, uint64_t seed, bool quiet);
+/* Free @c, and stop its daemon if it runs. */
+void fz_core_free(struct fz_core *c);
+/* A random number (xorshift64*), one below @n (0 if @n is 0). */
+uint64_t fz_rand(struct fz_core *c);
+unsigned int fz_below(struct fz_core *c, unsigned int n);
+/* Add @sig to the signature set. Return: true if it is new. */
+bool fz_cov_add(struct fz_core *c, uint64_t sig);
+/* Keep a copy of @p. Return: 1, 0 (the corpus is full, or @n is 0) or
+ * -ENOMEM. */
+int fz_corpus_add(struct fz_core *c, const uint8_t *p, size_t n);
+/* Seeds: every file of @dir (its first FZ_MAX_INPUT bytes), in name
+ * order. Return: 0 or -errno. */
+int fz_load_seeds(struct fz_core *c, const char *dir);
+/* Remember @in as the newest of the recent inputs. */
+void fz_window_push(struct fz_core *c, const uint8_t *in, size_t n);
+/* The @i-th oldest of the c->nwindow recent inputs. */
+const struct fz_input *fz_window_get(const struct fz_core *c, unsigned int i);
+/* The input pushed last (c->nwindow may have been reset since). */
+const struct fz_input *fz_window_newest(const struct fz_core *c);
+/* Was @sig reported already? */
+bool fz_known(const struct fz_core *c, const char *sig);
+/* Count @v as a finding and say it (one line, --quiet or not). */
+void fz_core_found(struct fz_core *c, const struct fz_verdict *v);
+/* Connect to the daemon, launching it first if it is not running (and
+ * once more if a reused one is gone). Return: 0 or -errno (said). */
+int fz_core_connect(struct fz_core *c, const struct fz_conf *conf);
+/* Kill the daemon; the next fz_core_connect() launches a new one. */
+void fz_core_restart(struct fz_core *c);
+
+/* What a protocol's engine does for the loop (@ctx: the engine). */
+struct fz_ops {
+	/* Run @in as one session: the verdict in @v, @new_cov if it saw a
+	 * new signature; @fd_check (reuse): count the daemon's fds before
+	 * and after. Return: 0, or -errno if the daemon cannot be reached. */
+	int (*session)(void *ctx, const uint8_t *in, size_t n,
+		       struct fz_verdict *v, bool fd_check, bool *new_cov);
+	/* A mutant of @in in @out. Return: its length. */
+	size_t (*mutate)(void *ctx, const uint8_t *in, size_t n, uint8_t *out);
+	/* Confirm, minimise and write the finding @v of @in. */
+	void (*report)(void *ctx, const uint8_t *in, size_t n,
+		       const struct fz_verdict *v);
+};
+
+/*
+ * The loop: the seeds first, then mutants of the corpus, each a session;
+ * new signatures grow the corpus, new findings are reported; every
+ * conf->fd_every sessions of a reused daemon its fds are counted (a leak
+ * is pinned on one of the recent inputs) and its stderr read for a quiet
+ * sanitizer report. Until the duration, the run count or the finding
+ * count is reached, or fz_stop. Return: 0, or the session's -errno.
+ */
+int fz_core_loop(struct fz_core *c, const struct fz_conf *conf,
+		 const struct fz_ops *ops, void *ctx);
+
+/*
+ * The seeds: the files of conf->corpus_dir, then what @builtin adds (the
+ * engine's own); the output directory made. Return: 0 or -errno (said).
+ */
+int fz_core_seeds(struct fz_core *c, const struct fz_conf *conf,
+		  int (*builtin)(void *ctx), void *ctx);
+
+/* The run begins: signal handlers (SIGINT / SIGTERM set fz_stop, SIGPIPE
+ * ignored), the first line (@proto: "" or ", vfio-user"), the clock. */
+void fz_core_start(struct fz_core *c, const struct fz_conf *conf,
+		   const char *proto, size_t nseeds);
+/* The run is over (@ret: the loop's, < 0 if the target was lost): the
+ * daemon stopped, the last lines, the handlers as they were. Return: the
+ * exit status. */
+int fz_core_finish(struct fz_core *c, const struct fz_conf *conf, int ret);
 
 /* What one op of a vfio-user session did (the reproducer replays it). */
 struct fz_vrec {
@@ -204,6 +329,6 @@ int fz_vfio_write_finding(const char *dir, const struct fz_vreport *r);
  * fuzz_vfio_main() - `vu-conform fuzz` against a vfio-user server
  * Return: the exit status (0 no finding, 1 findings, 2 setup error).
  */
-int fuzz_vfio_main(const struct fz_vfio_conf *c);
+int fuzz_vfio_main(const struct fz_conf *c);
 
 #endif /* VUC_RUN_FUZZ_INT_H */

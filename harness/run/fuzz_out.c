@@ -755,24 +755,36 @@ static int fz_write_lua(const char *path, const struct fz_report *r,
 	return ret;
 }
 
-int fz_write_finding(const char *dir, const struct fz_report *r)
+int fz_write_files(const char *dir, const char *sig, const uint8_t *in,
+		   size_t n,
+		   int (*write)(const char *path, bool lua, const void *r),
+		   const void *r)
 {
-	struct seq_op *op = malloc(sizeof(*op));
 	char path[4096];
 	int ret;
 
-	if (!op)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s.bin", dir, r->v->sig);
-	ret = outputs_write_file(path, r->input, r->len);
+	snprintf(path, sizeof(path), "%s/%s.bin", dir, sig);
+	ret = outputs_write_file(path, in, n);
 	if (ret >= 0) {
-		snprintf(path, sizeof(path), "%s/%s.txt", dir, r->v->sig);
-		ret = fz_write_txt(path, r, op);
+		snprintf(path, sizeof(path), "%s/%s.txt", dir, sig);
+		ret = write(path, false, r);
 	}
 	if (ret >= 0) {
-		snprintf(path, sizeof(path), "%s/%s.lua", dir, r->v->sig);
-		ret = fz_write_lua(path, r, op);
+		snprintf(path, sizeof(path), "%s/%s.lua", dir, sig);
+		ret = write(path, true, r);
 	}
-	free(op);
 	return ret;
+}
+
+static int fz_write_one(const char *path, bool lua, const void *r)
+{
+	static struct seq_op op; /* the decoder's scratch */
+
+	return lua ? fz_write_lua(path, r, &op) : fz_write_txt(path, r, &op);
+}
+
+int fz_write_finding(const char *dir, const struct fz_report *r)
+{
+	return fz_write_files(dir, r->v->sig, r->input, r->len, fz_write_one,
+			      r);
 }

@@ -6,9 +6,9 @@
  * lies, raw bytes and fd tricks), the server's DMA requests served from
  * the session's own model of client memory, the wire oracles of vseq.c,
  * crashes, sanitizer reports, hangs and fd leaks through the target
- * watchdog, minimisation, and the finding files (fuzz_vfio_out.c).
+ * watchdog, minimisation, and the finding files (fuzz_vfio_out.c); the
+ * loop, the corpus and the daemon are fuzz_core.c's.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +26,9 @@
 #include "transport/fdzoo.h"
 #include "wire/vfio_user.h"
 
-#define FV_MAX_OWN 64	    /* fds a session keeps (ours and other ends) */
-#define FV_CORPUS_MAX 4096  /* inputs kept */
-#define FV_COV_SLOTS 65536u /* signature set */
-#define FV_FINDINGS_MAX 64
-#define FV_WINDOW 64 /* recent inputs, for an fd leak seen late */
+#define FV_MAX_OWN 64 /* fds a session keeps (ours and other ends) */
 #define FV_WIRE_MAX (VFIO_USER_HDR_SIZE + VSEQ_MAX_PAYLOAD)
 #define FV_DMA_MAX 0x100000u /* largest DMA_READ we answer with data */
-
-struct fv_input {
-	uint8_t *p;
-	size_t n;
-};
 
 struct fv_own {
 	int fd;
@@ -65,28 +56,9 @@ struct fv_sess {
 };
 
 struct fv {
-	const struct fz_vfio_conf *c;
-	struct target *t;
-	int conn;
-	uint64_t rng;
+	const struct fz_conf *c;
+	struct fz_core core; /* the server, its connection, corpus, figures */
 	struct vseq_device dev;
-
-	struct fv_input *corpus;
-	size_t nseeds;
-	unsigned int builtin, nbuiltin;
-	struct fv_input window[FV_WINDOW];
-	unsigned int nwindow, window_at;
-
-	uint64_t *cov;
-	char *found[FV_FINDINGS_MAX];
-
-	int fd_base;
-	char tail[2048];
-	struct fz_stats st; /* counters, the progress line's figures */
-	double first_s;
-	uint64_t first_sessions;
-	int64_t last_progress;
-
 	bool fresh; /* minimising: a new process for every run */
 	struct fv_sess s;
 	struct fz_vrec last_rec[VSEQ_MAX_OPS];
@@ -94,36 +66,6 @@ struct fv {
 };
 
 /* ---- random, coverage ------------------------------------------------- */
-
-static uint64_t fv_rand(struct fv *f)
-{
-	/* splitmix64 */
-	uint64_t z = (f->rng += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static unsigned int fv_below(struct fv *f, unsigned int n)
-{
-	return n ? (unsigned int)(fv_rand(f) % n) : 0;
-}
-
-static bool fv_cov(struct fv *f, uint64_t sig)
-{
-	size_t i;
-
-	sig |= 1;
-	if (f->st.ncov >= FV_COV_SLOTS / 2)
-		return false;
-	for (i = sig % FV_COV_SLOTS; f->cov[i]; i = (i + 1) % FV_COV_SLOTS)
-		if (f->cov[i] == sig)
-			return false;
-	f->cov[i] = sig;
-	f->st.ncov++;
-	return true;
-}
 
 /* The signature of a command and what it got. */
 static uint64_t fv_signature(const struct vfio_user_hdr *cmd,
@@ -147,53 +89,6 @@ static uint64_t fv_signature(const struct vfio_user_hdr *cmd,
 
 /* ---- the target ------------------------------------------------------- */
 
-static int fv_connect(struct fv *f)
-{
-	int ret;
-
-	if (f->conn >= 0)
-		return 0;
-	if (!f->t) {
-		ret = target_start(&f->t, f->c->target, &f->conn);
-		if (ret < 0) {
-			char tail[1024] = "";
-
-			if (f->t) {
-				target_stderr_tail(f->t, tail, sizeof(tail));
-				target_free(f->t);
-				f->t = NULL;
-			}
-			fz_msg("the target did not start: %s%s%s",
-			       strerror(-ret), tail[0] ? "; its stderr:\n" : "",
-			       tail);
-			return ret;
-		}
-		if (!f->c->reuse)
-			target_mark(f->t);
-		return 0;
-	}
-	ret = target_reconnect(f->t, &f->conn);
-	if (ret < 0) {
-		target_free(f->t);
-		f->t = NULL;
-		f->st.restarts++;
-		return fv_connect(f);
-	}
-	if (!f->c->reuse)
-		target_mark(f->t);
-	return 0;
-}
-
-static void fv_restart(struct fv *f)
-{
-	close_fd(&f->conn);
-	if (f->t)
-		target_free(f->t);
-	f->t = NULL;
-	f->st.restarts++;
-	f->fd_base = -1;
-}
-
 /* ---- findings --------------------------------------------------------- */
 
 /* "DMA_MAP" for VFIO_USER_DMA_MAP (fz_found() makes it "dma-map"). */
@@ -204,13 +99,6 @@ static const char *fv_cmd_sig(uint16_t code)
 	if (!vfio_user_rule(code))
 		return "unknown";
 	return strncmp(n, "VFIO_USER_", 10) ? n : n + 10;
-}
-
-/* It exited: a crash (a signal or a sanitizer report) or a clean exit. */
-static void fv_judge_exit(struct fv *f, struct fz_verdict *v)
-{
-	fz_exit_verdict(f->t, f->tail, sizeof(f->tail), v);
-	fv_restart(f);
 }
 
 /* ---- fds ---------------------------------------------------------------- */
@@ -271,7 +159,7 @@ static void fv_cmd(const struct fv_sess *s, unsigned int i,
 
 static void fv_send_reply(struct fv *f, struct vfio_user_msg *r)
 {
-	if (frame_vfio_send(f->conn, r, FRAME_WHOLE,
+	if (frame_vfio_send(f->core.conn, r, FRAME_WHOLE,
 			    chan_deadline(f->c->timeout_ms)) < 0)
 		f->s.hung = true;
 }
@@ -382,8 +270,8 @@ static int fv_wait(struct fv *f, int want, int64_t deadline,
 
 	for (;;) {
 		why = NULL;
-		ret = frame_vfio_recv(f->conn, &m, f->rx, FRAME_VFIO_MAX, 0,
-				      deadline, &why, NULL);
+		ret = frame_vfio_recv(f->core.conn, &m, f->rx, FRAME_VFIO_MAX,
+				      0, deadline, &why, NULL);
 		if (ret == -ETIMEDOUT)
 			return ret;
 		if (ret < 0) {
@@ -477,7 +365,7 @@ static int fv_wait(struct fv *f, int want, int64_t deadline,
 			snprintf(v->what, sizeof(v->what), "op %d: %s", i + 1,
 				 why);
 		vseq_learn(&s->mo, &f->dev, &cmd, &m);
-		fv_cov(f, fv_signature(&cmd.hdr, &m, false));
+		fz_cov_add(&f->core, fv_signature(&cmd.hdr, &m, false));
 		if (i == want) {
 			if (out)
 				*out = m;
@@ -495,14 +383,15 @@ static int fv_send_op(struct fv *f, const struct vseq_op *op, unsigned int i,
 	size_t len = s->wire_len[i], cut;
 
 	if (!(op->flags & VSEQ_F_SPLIT) || len < 2)
-		return chan_send_buf(f->conn, s->wire[i], len, fds, nfds, dl);
+		return chan_send_buf(f->core.conn, s->wire[i], len, fds, nfds,
+				     dl);
 	cut = 1 + op->cut % (len - 1);
-	if (chan_send_buf(f->conn, s->wire[i], cut, NULL, 0, dl) < 0)
+	if (chan_send_buf(f->core.conn, s->wire[i], cut, NULL, 0, dl) < 0)
 		return -ECONNRESET;
 	/* apart in time, so that one read cannot take both */
 	chan_sleep_until(chan_now() + 2000000);
-	return chan_send_buf(f->conn, s->wire[i] + cut, len - cut, fds, nfds,
-			     dl);
+	return chan_send_buf(f->core.conn, s->wire[i] + cut, len - cut, fds,
+			     nfds, dl);
 }
 
 static void fv_op_msg(struct fv *f, const struct vseq_op *op, unsigned int i,
@@ -568,11 +457,11 @@ static void fv_op_msg(struct fv *f, const struct vseq_op *op, unsigned int i,
 		return;
 	}
 	{
-		size_t before = f->st.ncov;
+		size_t before = f->core.st.ncov;
 
 		ret = fv_wait(f, (int)i, chan_deadline(f->c->timeout_ms), v,
 			      NULL);
-		if (f->st.ncov > before)
+		if (f->core.st.ncov > before)
 			*new_cov = true;
 	}
 	if (ret == -ETIMEDOUT) {
@@ -587,7 +476,7 @@ static void fv_op_msg(struct fv *f, const struct vseq_op *op, unsigned int i,
 		s->out_of_step = true;
 	} else if (ret < 0) {
 		s->hung = true;
-		if (fv_cov(f, fv_signature(&op->hdr, NULL, true)))
+		if (fz_cov_add(&f->core, fv_signature(&op->hdr, NULL, true)))
 			*new_cov = true;
 		fv_cmd(s, i, &cmd);
 		vseq_learn(&s->mo, &f->dev, &cmd, NULL);
@@ -610,7 +499,8 @@ static int fv_probe(struct fv *f, struct fz_verdict *v)
 
 	memcpy(fv_probe_buf, &h, sizeof(h));
 	memcpy(fv_probe_buf + sizeof(h), pl, sizeof(pl));
-	if (chan_send_buf(f->conn, fv_probe_buf, h.msg_size, NULL, 0, dl) < 0)
+	if (chan_send_buf(f->core.conn, fv_probe_buf, h.msg_size, NULL, 0, dl) <
+	    0)
 		return -ECONNRESET;
 	return fv_wait(f, VSEQ_MAX_OPS, dl, v, NULL);
 }
@@ -623,36 +513,36 @@ static void fv_health(struct fv *f, struct fz_verdict *v)
 	struct vfio_user_msg m, r;
 	int ret;
 
-	if (!f->t)
+	if (!f->core.t)
 		return;
-	close_fd(&f->conn);
-	if (target_wait_exit(f->t, 0) == 1) {
-		fv_judge_exit(f, v);
+	close_fd(&f->core.conn);
+	if (target_wait_exit(f->core.t, 0) == 1) {
+		fz_core_judge_exit(&f->core, v);
 		return;
 	}
 	if (f->c->reuse) {
 		/* a new connection: does VERSION get an answer? */
-		ret = target_reconnect(f->t, &f->conn);
+		ret = target_reconnect(f->core.t, &f->core.conn);
 		if (ret >= 0) {
 			vfio_user_build_version(&m, buf, sizeof(buf),
 						VSEQ_PROBE_ID, VFIO_USER_MAJOR,
 						VFIO_USER_MINOR, ver);
-			ret = frame_vfio_send(f->conn, &m, FRAME_WHOLE,
+			ret = frame_vfio_send(f->core.conn, &m, FRAME_WHOLE,
 					      chan_deadline(f->c->timeout_ms));
 			if (ret >= 0)
 				ret = frame_vfio_recv(
-					f->conn, &r, f->rx, FRAME_VFIO_MAX, 0,
-					chan_deadline(f->c->timeout_ms), NULL,
-					NULL);
+					f->core.conn, &r, f->rx, FRAME_VFIO_MAX,
+					0, chan_deadline(f->c->timeout_ms),
+					NULL, NULL);
 			if (ret >= 0)
 				close_fds(r.fds, r.nfds);
-			close_fd(&f->conn);
+			close_fd(&f->core.conn);
 			if (ret >= 0)
 				return;
 		}
 	}
-	if (target_wait_exit(f->t, 1000) == 1) {
-		fv_judge_exit(f, v);
+	if (target_wait_exit(f->core.t, 1000) == 1) {
+		fz_core_judge_exit(&f->core, v);
 		return;
 	}
 	if (f->c->reuse && !v->kind &&
@@ -662,12 +552,7 @@ static void fv_health(struct fv *f, struct fz_verdict *v)
 			 "%d ms",
 			 f->c->timeout_ms);
 	if (f->c->reuse || (v->kind && !strcmp(v->kind, FZ_KIND_HANG)))
-		fv_restart(f);
-}
-
-static int fv_settled_fds(struct fv *f, int want)
-{
-	return fz_target_settled_fds(f->t, want);
+		fz_core_restart(&f->core);
 }
 
 /*
@@ -675,9 +560,10 @@ static int fv_settled_fds(struct fv *f, int want)
  * @fd_check:	reuse: count the daemon's fds before and after
  * Return: 0, or -errno when the target cannot be reached.
  */
-static int fv_session(struct fv *f, const uint8_t *in, size_t n,
+static int fv_session(void *ctx, const uint8_t *in, size_t n,
 		      struct fz_verdict *v, bool fd_check, bool *new_cov)
 {
+	struct fv *f = ctx;
 	struct fv_sess *s = &f->s;
 	struct seq_in cur = { in, n };
 	struct vseq_op *op = malloc(sizeof(*op));
@@ -690,11 +576,11 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 	*new_cov = false;
 	if (!op)
 		return -ENOMEM;
-	if (fd_check && f->c->reuse && f->t) {
-		close_fd(&f->conn);
-		before = fv_settled_fds(f, -1);
+	if (fd_check && f->c->reuse && f->core.t) {
+		close_fd(&f->core.conn);
+		before = fz_target_settled_fds(f->core.t, -1);
 	}
-	ret = fv_connect(f);
+	ret = fz_core_connect(&f->core, f->c);
 	if (ret < 0) {
 		free(op);
 		return ret;
@@ -722,10 +608,10 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 			s->wire_len[idx] = VFIO_USER_HDR_SIZE;
 			memset(s->wire[idx], 0, VFIO_USER_HDR_SIZE);
 			if (vseq_op_raw(op, raw))
-				chan_send_buf(f->conn, raw, op->data_want, NULL,
-					      0,
+				chan_send_buf(f->core.conn, raw, op->data_want,
+					      NULL, 0,
 					      chan_deadline(f->c->timeout_ms));
-			shutdown(f->conn, SHUT_WR);
+			shutdown(f->core.conn, SHUT_WR);
 			s->out_of_step = true;
 			s->hung = true; /* our hang-up */
 			break;
@@ -759,7 +645,7 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 		}
 	}
 	free(op);
-	f->st.msgs += s->msgs;
+	f->core.st.msgs += s->msgs;
 
 	/* inside a body no probe is answered: a short look for replies to
 	 * what went into it */
@@ -780,7 +666,7 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 	/* a hang at a command: if a probe on the same connection is
 	 * answered now, the reply was missing, not the daemon stuck */
 	if (v->kind && !strcmp(v->kind, FZ_KIND_HANG) && v->at >= 0 &&
-	    f->conn >= 0) {
+	    f->core.conn >= 0) {
 		struct fz_verdict pv = { 0 };
 		unsigned int before_rep = s->rec[v->at].nrep;
 
@@ -804,25 +690,25 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 		}
 	}
 	if (s->hung)
-		f->st.hangups++;
+		f->core.st.hangups++;
 	fv_close_session(s);
 	memcpy(f->last_rec, s->rec, sizeof(s->rec));
 
 	if (s->hung || (v->kind && !strcmp(v->kind, FZ_KIND_HANG)))
 		fv_health(f, v);
 	else
-		close_fd(&f->conn);
-	if (!f->c->reuse && f->t && !v->kind) {
+		close_fd(&f->core.conn);
+	if (!f->c->reuse && f->core.t && !v->kind) {
 		/* a process per session: a sanitizer report that did not
 		 * kill it */
 		struct target_status st;
 
-		target_sample(f->t, &st);
+		target_sample(f->core.t, &st);
 		if (st.sanitizer)
-			fv_judge_exit(f, v);
+			fz_core_judge_exit(&f->core, v);
 	}
-	if (before >= 0 && f->t && !v->kind) {
-		after = fv_settled_fds(f, before);
+	if (before >= 0 && f->core.t && !v->kind) {
+		after = fz_target_settled_fds(f->core.t, before);
 		if (after > before &&
 		    fz_found(v, FZ_KIND_FD_LEAK, -1, "%s", ""))
 			snprintf(v->what, sizeof(v->what),
@@ -830,7 +716,7 @@ static int fv_session(struct fv *f, const uint8_t *in, size_t n,
 				 "session is over, %d before it: %d leaked",
 				 after, before, after - before);
 	}
-	f->st.sessions++;
+	f->core.st.sessions++;
 	return 0;
 }
 
@@ -882,7 +768,7 @@ static const uint64_t fv_interesting[] = {
 
 static uint64_t fv_value(struct fv *f)
 {
-	return fv_interesting[fv_below(f, ARRAY_SIZE(fv_interesting))];
+	return fv_interesting[fz_below(&f->core, ARRAY_SIZE(fv_interesting))];
 }
 
 /* Encode a MSG op: c, flags, len, [fds], [cut], [msg_size], payload. */
@@ -941,33 +827,36 @@ static size_t fv_gen_payload(struct fv *f, uint16_t code, uint8_t *p)
 	unsigned int i;
 
 	if (!r)
-		return fv_below(f, 2) ? 0 : 8;
+		return fz_below(&f->core, 2) ? 0 : 8;
 	switch (code) {
 	case VFIO_USER_VERSION: {
-		const char *j = fv_jsons[fv_below(f, ARRAY_SIZE(fv_jsons))];
-		uint16_t v[2] = { 0,
-				  fv_below(f, 8) ? 2 : (uint16_t)fv_value(f) };
+		const char *j =
+			fv_jsons[fz_below(&f->core, ARRAY_SIZE(fv_jsons))];
+		uint16_t v[2] = { 0, fz_below(&f->core, 8)
+					     ? 2
+					     : (uint16_t)fv_value(f) };
 
-		len = strlen(j) + (fv_below(f, 16) ? 1 : 0);
+		len = strlen(j) + (fz_below(&f->core, 16) ? 1 : 0);
 		memcpy(p, v, 4);
 		memcpy(p + 4, j, len);
 		return 4 + len;
 	}
 	case VFIO_USER_DMA_MAP:
 		u32[0] = 32;
-		u32[1] = map_flags[fv_below(f, ARRAY_SIZE(map_flags))];
-		u64[0] = addrs[fv_below(f, ARRAY_SIZE(addrs))];
-		u64[1] = fv_below(f, 8) ? sizes[fv_below(f, ARRAY_SIZE(sizes))]
-					: fv_value(f);
+		u32[1] = map_flags[fz_below(&f->core, ARRAY_SIZE(map_flags))];
+		u64[0] = addrs[fz_below(&f->core, ARRAY_SIZE(addrs))];
+		u64[1] = fz_below(&f->core, 8)
+				 ? sizes[fz_below(&f->core, ARRAY_SIZE(sizes))]
+				 : fv_value(f);
 		memcpy(p, u32, 8);
 		memset(p + 8, 0, 8);
 		memcpy(p + 16, u64, 16);
 		return 32;
 	case VFIO_USER_DMA_UNMAP:
 		u32[0] = 24;
-		u32[1] = fv_below(f, 8) ? 0 : VFIO_DMA_UNMAP_FLAG_ALL;
-		u64[0] = addrs[fv_below(f, ARRAY_SIZE(addrs))];
-		u64[1] = sizes[fv_below(f, ARRAY_SIZE(sizes))];
+		u32[1] = fz_below(&f->core, 8) ? 0 : VFIO_DMA_UNMAP_FLAG_ALL;
+		u64[0] = addrs[fz_below(&f->core, ARRAY_SIZE(addrs))];
+		u64[1] = sizes[fz_below(&f->core, ARRAY_SIZE(sizes))];
 		memcpy(p, u32, 8);
 		memcpy(p + 8, u64, 16);
 		return 24;
@@ -980,11 +869,11 @@ static size_t fv_gen_payload(struct fv *f, uint16_t code, uint8_t *p)
 		};
 
 		u32[0] = 20;
-		u32[1] = irq_flags[fv_below(f, ARRAY_SIZE(irq_flags))];
-		u32[2] = fv_below(f, 5);
-		u32[3] = fv_below(f, 4) ? 0 : (uint32_t)fv_value(f);
-		u32[4] = fv_below(f, 2) ? 1 + fv_below(f, 2)
-					: (uint32_t)fv_value(f);
+		u32[1] = irq_flags[fz_below(&f->core, ARRAY_SIZE(irq_flags))];
+		u32[2] = fz_below(&f->core, 5);
+		u32[3] = fz_below(&f->core, 4) ? 0 : (uint32_t)fv_value(f);
+		u32[4] = fz_below(&f->core, 2) ? 1 + fz_below(&f->core, 2)
+					       : (uint32_t)fv_value(f);
 		len = 20;
 		if (u32[1] & VFIO_IRQ_SET_DATA_BOOL) {
 			len += VUC_MIN(u32[4], 8u);
@@ -998,18 +887,20 @@ static size_t fv_gen_payload(struct fv *f, uint16_t code, uint8_t *p)
 	case VFIO_USER_REGION_WRITE: {
 		static const uint32_t counts[] = { 4, 8, 16, 4096, 8192 };
 
-		u64[0] = fv_below(f, 4) ? 4 * fv_below(f, 8) : fv_value(f);
-		u32[0] = fv_below(f, 9);
-		u32[1] = fv_below(f, 8)
-				 ? counts[fv_below(f, ARRAY_SIZE(counts))]
-				 : (uint32_t)fv_value(f);
+		u64[0] = fz_below(&f->core, 4) ? 4 * fz_below(&f->core, 8)
+					       : fv_value(f);
+		u32[0] = fz_below(&f->core, 9);
+		u32[1] =
+			fz_below(&f->core, 8)
+				? counts[fz_below(&f->core, ARRAY_SIZE(counts))]
+				: (uint32_t)fv_value(f);
 		memcpy(p, u64, 8);
 		memcpy(p + 8, u32, 8);
 		len = 16;
 		if (code == VFIO_USER_REGION_WRITE) {
 			len += VUC_MIN((size_t)u32[1], VSEQ_MAX_PAYLOAD - 16u);
 			for (i = 16; i < len; i++)
-				p[i] = (uint8_t)fv_rand(f);
+				p[i] = (uint8_t)fz_rand(&f->core);
 		}
 		return len;
 	}
@@ -1023,8 +914,8 @@ static size_t fv_gen_payload(struct fv *f, uint16_t code, uint8_t *p)
 	len = VUC_MIN(len, (size_t)VSEQ_MAX_PAYLOAD);
 	memset(p, 0, len);
 	for (i = 4; i + 4 <= len; i += 4) {
-		u32[0] =
-			fv_below(f, 3) ? fv_below(f, 9) : (uint32_t)fv_value(f);
+		u32[0] = fz_below(&f->core, 3) ? fz_below(&f->core, 9)
+					       : (uint32_t)fv_value(f);
 		memcpy(p + i, u32, 4);
 	}
 	if (r->req_argsz != VFIO_USER_ARGSZ_NONE && len >= 4) {
@@ -1032,7 +923,7 @@ static size_t fv_gen_payload(struct fv *f, uint16_t code, uint8_t *p)
 				 ? (uint32_t)len
 				 : (uint32_t)(r->reply.fixed ? r->reply.fixed
 							     : len);
-		if (!fv_below(f, 8))
+		if (!fz_below(&f->core, 8))
 			u32[0] = (uint32_t)fv_value(f);
 		memcpy(p, u32, 4);
 	}
@@ -1047,19 +938,21 @@ static size_t fv_gen_op(struct fv *f, uint8_t *out, size_t cap)
 	uint8_t flags = 0, fdsb = 0;
 	size_t len;
 
-	code = fv_below(f, 16) ? 1 + fv_below(f, VFIO_USER_CMD_MAX)
-			       : (uint16_t)(fv_below(f, 2) ? 0 : 19);
+	code = fz_below(&f->core, 16)
+		       ? 1 + fz_below(&f->core, VFIO_USER_CMD_MAX)
+		       : (uint16_t)(fz_below(&f->core, 2) ? 0 : 19);
 	len = fv_gen_payload(f, code, p);
-	if (!fv_below(f, 8)) {
+	if (!fz_below(&f->core, 8)) {
 		flags |= VSEQ_F_FDS;
-		fdsb = (uint8_t)(fv_below(f, 16) << 4 | (1 + fv_below(f, 2)));
+		fdsb = (uint8_t)(fz_below(&f->core, 16) << 4 |
+				 (1 + fz_below(&f->core, 2)));
 	}
-	if (!fv_below(f, 16))
+	if (!fz_below(&f->core, 16))
 		flags |= VSEQ_F_NO_REPLY;
-	if (!fv_below(f, 16))
+	if (!fz_below(&f->core, 16))
 		flags |= VSEQ_F_SPLIT;
 	return fv_encode(out, cap, (uint8_t)code, flags, p, len, fdsb,
-			 (uint8_t)fv_rand(f), 0);
+			 (uint8_t)fz_rand(&f->core), 0);
 }
 
 /* Re-encode the MSG op at @sp with new flags and fields. */
@@ -1074,12 +967,12 @@ static size_t fv_reflag(struct fv *f, const uint8_t *in, size_t n,
 		return 0;
 	flags = op->flags;
 	fdsb = (uint8_t)(op->fdk << 4 | op->nfds);
-	switch (fv_below(f, 7)) {
+	switch (fz_below(&f->core, 7)) {
 	case 0:
 		flags ^= VSEQ_F_NO_REPLY;
 		break;
 	case 1:
-		flags ^= (uint8_t)(VSEQ_F_ERROR << fv_below(f, 2));
+		flags ^= (uint8_t)(VSEQ_F_ERROR << fz_below(&f->core, 2));
 		break;
 	case 2:
 		flags ^= VSEQ_F_SPLIT;
@@ -1087,41 +980,44 @@ static size_t fv_reflag(struct fv *f, const uint8_t *in, size_t n,
 	case 3: /* a size lie, longer or shorter, or a huge one */
 		flags |= VSEQ_F_SIZE;
 		op->hdr.msg_size =
-			fv_below(f, 3) ? (uint32_t)(op->hdr.msg_size +
-						    (fv_below(f, 2) ? 16 : -4))
-				       : (uint32_t)fv_value(f);
+			fz_below(&f->core, 3)
+				? (uint32_t)(op->hdr.msg_size +
+					     (fz_below(&f->core, 2) ? 16 : -4))
+				: (uint32_t)fv_value(f);
 		break;
 	case 4:
 		flags |= VSEQ_F_FDS;
-		fdsb = (uint8_t)fv_rand(f);
+		fdsb = (uint8_t)fz_rand(&f->core);
 		break;
 	case 5:
 		flags ^= VSEQ_F_ARGSZ;
 		break;
 	default: /* another command, same payload */
-		op->hdr.command = (uint16_t)fv_below(f, 20);
+		op->hdr.command = (uint16_t)fz_below(&f->core, 20);
 		break;
 	}
 	return fv_encode(out, cap, (uint8_t)op->hdr.command, flags, op->payload,
-			 op->payload_len, fdsb, (uint8_t)fv_rand(f),
+			 op->payload_len, fdsb, (uint8_t)fz_rand(&f->core),
 			 op->hdr.msg_size);
 }
 
 /* Mutate @in into @out. Return: the new length. */
-static size_t fv_mutate(struct fv *f, const uint8_t *in, size_t n, uint8_t *out,
-			struct vseq_op *op)
+static size_t fv_mutate(void *ctx, const uint8_t *in, size_t n, uint8_t *out)
 {
+	static struct vseq_op op_scratch;
 	static uint8_t tmp[FZ_MAX_INPUT];
+	struct fv *f = ctx;
+	struct vseq_op *op = &op_scratch;
 	struct fv_span sp[FV_MAX_SPANS];
 	size_t setup, len = n, k;
-	unsigned int nsp, rounds = 1 + fv_below(f, 3), r, a, b;
+	unsigned int nsp, rounds = 1 + fz_below(&f->core, 3), r, a, b;
 
 	memcpy(out, in, n);
 	for (r = 0; r < rounds; r++) {
 		nsp = fv_spans(out, len, sp, &setup, op);
-		a = fv_below(f, nsp ? nsp : 1);
-		b = fv_below(f, nsp ? nsp : 1);
-		switch (fv_below(f, nsp ? 10 : 1)) {
+		a = fz_below(&f->core, nsp ? nsp : 1);
+		b = fz_below(&f->core, nsp ? nsp : 1);
+		switch (fz_below(&f->core, nsp ? 10 : 1)) {
 		case 0: { /* insert a generated op */
 			size_t at = nsp ? sp[a].at : setup, g;
 
@@ -1149,15 +1045,15 @@ static size_t fv_mutate(struct fv *f, const uint8_t *in, size_t n, uint8_t *out,
 			len = sp[a].at + sp[a].len;
 			break;
 		case 4: { /* splice an op from another input */
-			const struct fv_input *o = &f->corpus[fv_below(
-				f, (unsigned int)f->st.ncorpus)];
+			const struct fz_input *o = &f->core.corpus[fz_below(
+				&f->core, (unsigned int)f->core.st.ncorpus)];
 			struct fv_span osp[FV_MAX_SPANS];
 			size_t os;
 			unsigned int on = fv_spans(o->p, o->n, osp, &os, op), c;
 
 			if (!on)
 				break;
-			c = fv_below(f, on);
+			c = fz_below(&f->core, on);
 			if (len + osp[c].len > FZ_MAX_INPUT)
 				break;
 			memmove(out + sp[a].at + osp[c].len, out + sp[a].at,
@@ -1191,14 +1087,16 @@ static size_t fv_mutate(struct fv *f, const uint8_t *in, size_t n, uint8_t *out,
 		}
 		default: { /* a value into an op's payload bytes */
 			uint64_t v = fv_value(f);
-			size_t w = fv_below(f, 2) ? 8 : 4;
+			size_t w = fz_below(&f->core, 2) ? 8 : 4;
 
 			if (sp[a].len < 4 + w)
 				break;
 			k = sp[a].at + 4 +
-			    fv_below(f, (unsigned int)(sp[a].len - 4 - w + 1));
-			if (!fv_below(f, 4)) {
-				out[k] ^= (uint8_t)(1u << fv_below(f, 8));
+			    fz_below(&f->core,
+				     (unsigned int)(sp[a].len - 4 - w + 1));
+			if (!fz_below(&f->core, 4)) {
+				out[k] ^=
+					(uint8_t)(1u << fz_below(&f->core, 8));
 				break;
 			}
 			memcpy(out + k, &v, w);
@@ -1215,78 +1113,10 @@ static size_t fv_mutate(struct fv *f, const uint8_t *in, size_t n, uint8_t *out,
 
 /* ---- seeds ------------------------------------------------------------------ */
 
-static int fv_corpus_add(struct fv *f, const uint8_t *p, size_t n)
-{
-	uint8_t *c;
-
-	if (f->st.ncorpus >= FV_CORPUS_MAX || !n)
-		return 0;
-	c = malloc(n);
-	if (!c)
-		return -ENOMEM;
-	memcpy(c, p, n);
-	f->corpus[f->st.ncorpus++] = (struct fv_input){ c, n };
-	return 0;
-}
-
-static int fv_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int fv_load_seeds(struct fv *f, const char *dir)
-{
-	static uint8_t buf[FZ_MAX_INPUT];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL, path[4096];
-	size_t n = 0, i;
-	int ret = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		char **nn;
-
-		if (e->d_name[0] == '.')
-			continue;
-		nn = realloc(names, (n + 1) * sizeof(*names));
-		if (!nn) {
-			ret = -ENOMEM;
-			break;
-		}
-		names = nn;
-		names[n] = strdup(e->d_name);
-		if (!names[n]) {
-			ret = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), fv_name_cmp);
-	for (i = 0; i < n && ret >= 0; i++) {
-		FILE *fp;
-		size_t len;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		fp = fopen(path, "rbe");
-		if (!fp)
-			continue;
-		len = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		ret = fv_corpus_add(f, buf, len);
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return ret;
-}
-
 /* Built-in seeds: what the model needs to know, then the rules' corners. */
-static int fv_builtin_seeds(struct fv *f)
+static int fv_builtin_seeds(void *ctx)
 {
+	struct fv *f = ctx;
 	static uint8_t in[FZ_MAX_INPUT];
 	const char *json = fv_jsons[0];
 	uint8_t p[64];
@@ -1399,22 +1229,12 @@ static int fv_builtin_seeds(struct fv *f)
 				       VFIO_USER_REGION_READ, 0, p, 16, 0, 0,
 				       0);
 		}
-		ret = fv_corpus_add(f, in, k);
+		ret = fz_corpus_add(&f->core, in, k);
 	}
 	return ret;
 }
 
 /* ---- findings ------------------------------------------------------------------ */
-
-static bool fv_known(struct fv *f, const char *sig)
-{
-	unsigned int i;
-
-	for (i = 0; i < f->st.nfound; i++)
-		if (!strcmp(f->found[i], sig))
-			return true;
-	return false;
-}
 
 static bool fv_again(struct fv *f, const uint8_t *in, size_t n, const char *sig,
 		     bool fd_check)
@@ -1422,8 +1242,8 @@ static bool fv_again(struct fv *f, const uint8_t *in, size_t n, const char *sig,
 	struct fz_verdict v;
 	bool nc;
 
-	if (f->fresh && f->t)
-		fv_restart(f);
+	if (f->fresh && f->core.t)
+		fz_core_restart(&f->core);
 	return fv_session(f, in, n, &v, fd_check, &nc) >= 0 && v.kind &&
 	       !strcmp(v.sig, sig);
 }
@@ -1488,9 +1308,10 @@ static bool fv_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
 	return fv_again(ctx, in, n, sig, false);
 }
 
-static void fv_report(struct fv *f, const uint8_t *in, size_t n,
+static void fv_report(void *ctx, const uint8_t *in, size_t n,
 		      const struct fz_verdict *v0)
 {
+	struct fv *f = ctx;
 	static uint8_t min[FZ_MAX_INPUT];
 	struct fz_verdict v = *v0;
 	struct fz_vreport r;
@@ -1501,24 +1322,10 @@ static void fv_report(struct fv *f, const uint8_t *in, size_t n,
 	bool fd_check = !strcmp(v0->kind, FZ_KIND_FD_LEAK), nc;
 	int ret;
 
-	if (!fz_hang_confirmed(f->c->out_dir, in, n, v0, f->c->timeout_ms,
-			       fv_again_cb, f)) {
-		f->st.unconfirmed++;
+	if (!fz_hang_confirmed(&f->core, f->c->out_dir, in, n, v0,
+			       f->c->timeout_ms, fv_again_cb, f))
 		return;
-	}
-	if (!f->st.nfound) {
-		f->first_s = (double)(chan_now() - f->st.t0) / 1e9;
-		f->first_sessions = f->st.sessions;
-	}
-	if (f->st.nfound < FV_FINDINGS_MAX) {
-		f->found[f->st.nfound] = strdup(v0->sig);
-		if (f->found[f->st.nfound])
-			f->st.nfound++;
-	}
-	fz_msg("%sfinding %s after %.1f s, %llu sessions: %s",
-	       f->st.tty ? "\r\033[K" : "", v0->sig,
-	       (double)(chan_now() - f->st.t0) / 1e9,
-	       (unsigned long long)f->st.sessions, v0->what);
+	fz_core_found(&f->core, v0);
 	memcpy(min, in, n);
 	/* a reused server keeps device state from one session to the next:
 	 * minimise against a new process each run (an fd leak is counted
@@ -1528,24 +1335,24 @@ static void fv_report(struct fv *f, const uint8_t *in, size_t n,
 	if (f->c->minimize_ms > 0)
 		len = fv_minimise(f, min, n, v0->sig, fd_check, &tries);
 	/* once more, for the record and the daemon's stderr */
-	if (f->fresh && f->t)
-		fv_restart(f);
-	if (f->t)
-		target_mark(f->t);
-	f->tail[0] = '\0';
+	if (f->fresh && f->core.t)
+		fz_core_restart(&f->core);
+	if (f->core.t)
+		target_mark(f->core.t);
+	f->core.tail[0] = '\0';
 	fv_session(f, min, len, &v, fd_check, &nc);
 	if (!v.kind || strcmp(v.sig, v0->sig)) {
 		memcpy(min, in, n);
 		len = n;
-		if (f->fresh && f->t)
-			fv_restart(f);
+		if (f->fresh && f->core.t)
+			fz_core_restart(&f->core);
 		fv_session(f, min, len, &v, fd_check, &nc);
 		v = *v0;
 	}
 	f->fresh = false;
-	snprintf(tail, sizeof(tail), "%s", f->tail);
-	if (f->t && !tail[0])
-		target_stderr_tail(f->t, tail, sizeof(tail));
+	snprintf(tail, sizeof(tail), "%s", f->core.tail);
+	if (f->core.t && !tail[0])
+		target_stderr_tail(f->core.t, tail, sizeof(tail));
 	for (i = 0; i < f->s.mo.nmaps; i++) {
 		if (f->s.mo.maps[i].fd) {
 			fdm[2 * nfdm] = f->s.mo.maps[i].addr;
@@ -1584,237 +1391,41 @@ static void fv_report(struct fv *f, const uint8_t *in, size_t n,
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-static void fv_progress(struct fv *f, bool final)
-{
-	fz_print_progress(&f->st, final);
-}
-
-/* Every fd_every sessions (reuse): fds grown? a quiet sanitizer report? */
-static void fv_checkup(struct fv *f, uint8_t *cur)
-{
-	struct target_status st;
-	struct fz_verdict v;
-	unsigned int i;
-	bool nc;
-	int n;
-
-	close_fd(&f->conn);
-	n = fv_settled_fds(f, f->fd_base);
-	if (n >= 0 && (f->fd_base < 0 || n < f->fd_base))
-		f->fd_base = n;
-	if (n > f->fd_base) {
-		/* which of the recent sessions? */
-		for (i = 0; i < f->nwindow && !fz_stop && f->t; i++) {
-			struct fv_input *w =
-				&f->window[(f->window_at + FV_WINDOW -
-					    f->nwindow + i) %
-					   FV_WINDOW];
-
-			fv_session(f, w->p, w->n, &v, true, &nc);
-			if (v.kind && !fv_known(f, v.sig)) {
-				memcpy(cur, w->p, w->n);
-				fv_report(f, cur, w->n, &v);
-				break;
-			}
-		}
-		f->fd_base = -1;
-		f->nwindow = 0;
-	}
-	if (!f->t)
-		return;
-	target_sample(f->t, &st);
-	if (st.sanitizer && f->nwindow) {
-		struct fv_input *w =
-			&f->window[(f->window_at + FV_WINDOW - 1) % FV_WINDOW];
-
-		memset(&v, 0, sizeof(v));
-		fv_judge_exit(f, &v);
-		if (v.kind && !fv_known(f, v.sig)) {
-			memcpy(cur, w->p, w->n);
-			fv_report(f, cur, w->n, &v);
-		}
-	}
-	if (f->t)
-		target_mark(f->t);
-}
-
-static int fv_loop(struct fv *f)
-{
-	static uint8_t cur[FZ_MAX_INPUT];
-	const struct fz_vfio_conf *c = f->c;
-	int64_t end = c->duration_s > 0
-			      ? f->st.t0 + (int64_t)(c->duration_s * 1e9)
-			      : INT64_MAX;
-	struct vseq_op *op = malloc(sizeof(*op));
-	struct fz_verdict v;
-	size_t len, next_seed = 0;
-	unsigned int since_check = 0;
-	bool nc;
-	int ret = 0;
-
-	if (!op)
-		return -ENOMEM;
-	while (!fz_stop && chan_now() < end &&
-	       (!c->runs || f->st.sessions < c->runs) &&
-	       (!c->max_findings || f->st.nfound < c->max_findings)) {
-		const struct fv_input *parent;
-
-		if (next_seed < f->nseeds) {
-			parent = &f->corpus[next_seed++];
-			len = parent->n;
-			memcpy(cur, parent->p, len);
-		} else {
-			/* the seeds a quarter of the time, the built-in ones
-			 * an eighth, else anything in the corpus */
-			unsigned int r = fv_below(f, 8), k;
-
-			if (r == 0)
-				k = f->builtin + fv_below(f, f->nbuiltin);
-			else if (r < 3)
-				k = fv_below(f, (unsigned int)f->nseeds);
-			else
-				k = fv_below(f, (unsigned int)f->st.ncorpus);
-			parent = &f->corpus[k];
-			len = fv_mutate(f, parent->p, parent->n, cur, op);
-		}
-		f->window[f->window_at].n = len;
-		memcpy(f->window[f->window_at].p, cur, len);
-		f->window_at = (f->window_at + 1) % FV_WINDOW;
-		if (f->nwindow < FV_WINDOW)
-			f->nwindow++;
-
-		ret = fv_session(f, cur, len, &v, false, &nc);
-		if (ret < 0)
-			break;
-		if (nc && next_seed >= f->nseeds)
-			fv_corpus_add(f, cur, len);
-		if (v.kind && !fv_known(f, v.sig))
-			fv_report(f, cur, len, &v);
-		if (c->reuse && f->t && ++since_check >= c->fd_every) {
-			since_check = 0;
-			fv_checkup(f, cur);
-		}
-		if (chan_now() - f->last_progress >
-		    (f->st.tty ? 500000000LL : 10000000000LL)) {
-			f->last_progress = chan_now();
-			fv_progress(f, false);
-		}
-	}
-	free(op);
-	return ret;
-}
+static const struct fz_ops fv_ops = {
+	.session = fv_session,
+	.mutate = fv_mutate,
+	.report = fv_report,
+};
 
 static void fv_free(struct fv *f)
 {
-	unsigned int i;
-
-	close_fd(&f->conn);
-	if (f->t)
-		target_free(f->t);
-	for (i = 0; i < f->st.nfound; i++)
-		free(f->found[i]);
-	if (f->corpus)
-		for (i = 0; i < f->st.ncorpus; i++)
-			free(f->corpus[i].p);
-	for (i = 0; i < FV_WINDOW; i++)
-		free(f->window[i].p);
-	free(f->corpus);
-	free(f->cov);
+	fz_core_free(&f->core);
 	free(f->rx);
 	free(f->tx);
 	free(f);
 }
 
-int fuzz_vfio_main(const struct fz_vfio_conf *c)
+int fuzz_vfio_main(const struct fz_conf *c)
 {
-	struct sigaction sa, old_int, old_term, old_pipe;
 	struct fv *f = calloc(1, sizeof(*f));
-	int status = 2, ret;
-	unsigned int i;
+	int status = FZ_EXIT_SETUP, ret;
 
 	if (!f)
 		return 2;
 	f->c = c;
-	f->conn = -1;
-	f->fd_base = -1;
-	f->rng = c->seed ? c->seed : 1;
-	f->st.tty = isatty(2) && !c->quiet;
-	f->st.quiet = c->quiet;
 	vseq_device_init(&f->dev);
-	f->cov = calloc(FV_COV_SLOTS, sizeof(*f->cov));
-	f->corpus = calloc(FV_CORPUS_MAX, sizeof(*f->corpus));
 	f->rx = malloc(FRAME_VFIO_MAX);
 	f->tx = malloc(FRAME_VFIO_MAX);
-	if (!f->cov || !f->corpus || !f->rx || !f->tx)
+	if (fz_core_init(&f->core, c->seed, c->quiet) < 0 || !f->rx || !f->tx)
 		goto out;
-	for (i = 0; i < FV_WINDOW; i++) {
-		f->window[i].p = malloc(FZ_MAX_INPUT);
-		if (!f->window[i].p)
-			goto out;
-	}
-	if (c->corpus_dir) {
-		ret = fv_load_seeds(f, c->corpus_dir);
-		if (ret < 0) {
-			fz_msg("--corpus %s: %s", c->corpus_dir,
-			       strerror(-ret));
-			goto out;
-		}
-	}
-	f->builtin = (unsigned int)f->st.ncorpus;
-	if (fv_builtin_seeds(f) < 0)
+	if (fz_core_seeds(&f->core, c, fv_builtin_seeds, f) < 0)
 		goto out;
-	f->nbuiltin = (unsigned int)(f->st.ncorpus - f->builtin);
-	f->nseeds = f->st.ncorpus;
-	if (fz_mkdirs(c->out_dir) < 0) {
-		fz_msg("--out %s: %s", c->out_dir, strerror(errno));
-		goto out;
-	}
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = fz_on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
-
-	if (!c->quiet)
-		fz_msg("target %s (%s, vfio-user), seed %llu, %zu seed "
-		       "input%s%s%s, findings to %s/",
-		       c->target_text,
-		       c->reuse ? "reused" : "a process per session",
-		       (unsigned long long)c->seed, f->nseeds,
-		       f->nseeds == 1 ? "" : "s", c->corpus_dir ? " from " : "",
-		       c->corpus_dir ? c->corpus_dir : "", c->out_dir);
-	f->st.t0 = f->last_progress = chan_now();
-	ret = fv_connect(f);
+	fz_core_start(&f->core, c, ", vfio-user", f->core.nseeds);
+	ret = fz_core_connect(&f->core, f->c);
 	if (ret >= 0)
-		ret = fv_loop(f);
-	if (ret < 0) {
-		if (ret != -ENOENT && ret != -EACCES && f->st.sessions)
-			fz_msg("the target cannot be reached any more: %s",
-			       strerror(-ret));
-		status = 2;
-	} else {
-		status = f->st.nfound ? 1 : 0;
-	}
-	close_fd(&f->conn);
-	if (f->t)
-		target_free(f->t);
-	f->t = NULL;
-	if (f->st.tty)
-		fputc('\n', stderr);
-	fv_progress(f, true);
-	if (f->st.nfound)
-		fz_msg("first finding after %.1f s, %llu sessions", f->first_s,
-		       (unsigned long long)f->first_sessions);
-	for (i = 0; i < f->st.nfound; i++)
-		printf("finding: %s/%s.lua\n", c->out_dir, f->found[i]);
-	if (fz_stop)
-		fz_msg("interrupted");
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGPIPE, &old_pipe, NULL);
+		ret = fz_core_loop(&f->core, c, &fv_ops, f);
+	status = fz_core_finish(&f->core, c, ret);
 out:
 	fv_free(f);
 	return status;

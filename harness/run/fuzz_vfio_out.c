@@ -543,24 +543,15 @@ static int fv_write_lua(const char *path, const struct fz_vreport *r,
 	return fv_close(f, 0);
 }
 
+static int fv_write_one(const char *path, bool lua, const void *r)
+{
+	static struct vseq_op op; /* the decoder's scratch */
+
+	return lua ? fv_write_lua(path, r, &op) : fv_write_txt(path, r, &op);
+}
+
 int fz_vfio_write_finding(const char *dir, const struct fz_vreport *r)
 {
-	struct vseq_op *op = malloc(sizeof(*op));
-	char path[4096];
-	int ret;
-
-	if (!op)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s.bin", dir, r->v->sig);
-	ret = outputs_write_file(path, r->input, r->len);
-	if (ret >= 0) {
-		snprintf(path, sizeof(path), "%s/%s.txt", dir, r->v->sig);
-		ret = fv_write_txt(path, r, op);
-	}
-	if (ret >= 0) {
-		snprintf(path, sizeof(path), "%s/%s.lua", dir, r->v->sig);
-		ret = fv_write_lua(path, r, op);
-	}
-	free(op);
-	return ret;
+	return fz_write_files(dir, r->v->sig, r->input, r->len, fv_write_one,
+			      r);
 }
