@@ -334,6 +334,69 @@ const char *vseq_must_fail(const struct vseq_model *mo,
 	return NULL;
 }
 
+int vseq_judge_dma(const struct vseq_model *mo, const struct vfio_user_msg *m,
+		   const char **oracle, const char **why, int *err)
+{
+	const char *name = vfio_user_command_name(m->hdr.command), *w = NULL;
+	bool write = m->hdr.command == VFIO_USER_DMA_WRITE;
+	struct vfio_user_dma_region_access a;
+	const struct vseq_map *map;
+
+	*oracle = NULL;
+	*why = vseq_why;
+	*err = 0;
+	if (vfio_user_check_command(m, VFIO_USER_SERVER_TO_CLIENT,
+				    VFIO_USER_CHECK_LENIENT, &w) < 0) {
+		*err = EINVAL;
+		*oracle = VSEQ_ORACLE_BAD_REQUEST;
+		snprintf(vseq_why, sizeof(vseq_why),
+			 "the server's %s is malformed: %s", name, w ? w : "?");
+		return -EPROTO;
+	}
+	memcpy(&a, m->payload, sizeof(a));
+	/* VFIO_USER_F_DMA_REGION_WRITE "indicates that the region can be
+	 * written to" */
+	map = vseq_dma_map_of(mo, a.addr, a.count, false);
+	if (write && map && !(map->flags & VFIO_USER_F_DMA_REGION_WRITE) &&
+	    !mo->maps_unsure)
+		*err = EPERM;
+	/* "The count field must not exceed the value of max_data_xfer_size
+	 * of the peer, for both reads and writes." */
+	if (mo->versioned && a.count > mo->client_xfer) {
+		*oracle = VSEQ_ORACLE_DMA_XFER;
+		snprintf(vseq_why, sizeof(vseq_why),
+			 "%s count %llu is above our max_data_xfer_size %llu",
+			 name, (unsigned long long)a.count,
+			 (unsigned long long)mo->client_xfer);
+		return -EPROTO;
+	}
+	/* "If the DMA region being added can be directly mapped by the
+	 * server, a file descriptor must be sent ... Otherwise, ... the DMA
+	 * region can be accessed by the server using VFIO_USER_DMA_READ
+	 * and VFIO_USER_DMA_WRITE messages": messages are for the regions
+	 * without an fd (SHOULD: the spec implies it, says it nowhere) */
+	if (!mo->maps_unsure && vseq_dma_map_of(mo, a.addr, a.count, true)) {
+		*oracle = VSEQ_ORACLE_DMA_FD;
+		snprintf(vseq_why, sizeof(vseq_why),
+			 "%s of %llu bytes at 0x%llx, in a region mapped with "
+			 "an fd (SHOULD: the reproducer fails the run with "
+			 "--strict)",
+			 name, (unsigned long long)a.count,
+			 (unsigned long long)a.addr);
+		return -EPROTO;
+	}
+	if (*err == EPERM) {
+		*oracle = VSEQ_ORACLE_DMA_RO;
+		snprintf(vseq_why, sizeof(vseq_why),
+			 "DMA_WRITE of %llu bytes at 0x%llx, in a region "
+			 "mapped without the WRITE flag",
+			 (unsigned long long)a.count,
+			 (unsigned long long)a.addr);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int vseq_judge(const struct vseq_model *mo, const struct vseq_device *dev,
 	       const struct vfio_user_msg *cmd, const struct vfio_user_msg *rep,
 	       const char **oracle, const char **why)

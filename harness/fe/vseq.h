@@ -241,6 +241,22 @@ int vseq_judge(const struct vseq_model *mo, const struct vseq_device *dev,
 	       const char **oracle, const char **why);
 
 /**
+ * vseq_judge_dma() - The oracles on a DMA_READ / DMA_WRITE @m the server
+ * sent while @mo held
+ * @oracle:	out: the first oracle that fired
+ * @why:	out: what it saw (a thread-local buffer)
+ * @err:	out: the errno a client answers it with: EINVAL (malformed),
+ *		EPERM (a write into a region mapped without WRITE), 0: serve it
+ *
+ * Well formed (lenient about reserved bits), a count within our
+ * max_data_xfer_size, no DMA_WRITE into a region mapped read-only, and
+ * (SHOULD, VSEQ_ORACLE_DMA_FD) none for a region mapped with an fd.
+ * Return: 0 when all hold, -EPROTO when one fired.
+ */
+int vseq_judge_dma(const struct vseq_model *mo, const struct vfio_user_msg *m,
+		   const char **oracle, const char **why, int *err);
+
+/**
  * vseq_learn() - Update @mo and @dev from @cmd and what came of it
  * @rep:	the reply, or NULL if none was seen (unsure)
  */

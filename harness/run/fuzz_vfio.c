@@ -171,76 +171,32 @@ static void fv_serve_dma(struct fv *f, const struct vfio_user_msg *m,
 	struct fv_sess *s = &f->s;
 	struct vfio_user_dma_region_access a;
 	struct vfio_user_msg r;
-	const struct vseq_map *map;
-	const char *why = NULL;
-	bool write = m->hdr.command == VFIO_USER_DMA_WRITE;
+	const char *oracle, *why;
+	int err;
 
 	if (at >= 0 && at < VSEQ_MAX_OPS)
 		s->rec[at].ndma++;
-	if (vfio_user_check_command(m, VFIO_USER_SERVER_TO_CLIENT,
-				    VFIO_USER_CHECK_LENIENT, &why) < 0) {
-		if (fz_found(v, VSEQ_ORACLE_BAD_REQUEST, at, "%s",
-			     fv_cmd_sig(m->hdr.command)))
-			snprintf(v->what, sizeof(v->what),
-				 "the server's %s is malformed: %s",
-				 vfio_user_command_name(m->hdr.command),
-				 why ? why : "?");
+	if (vseq_judge_dma(&s->mo, m, &oracle, &why, &err) < 0 &&
+	    fz_found(v, oracle, at, "%s",
+		     strcmp(oracle, VSEQ_ORACLE_DMA_RO)
+			     ? fv_cmd_sig(m->hdr.command)
+			     : ""))
+		snprintf(v->what, sizeof(v->what), "%s", why);
+	if (!err)
+		memcpy(&a, m->payload, sizeof(a)); /* well formed */
+	if (err)
 		vfio_user_build_error_reply(&r, f->tx, FV_WIRE_MAX, &m->hdr,
-					    EINVAL);
-		fv_send_reply(f, &r);
-		return;
-	}
-	memcpy(&a, m->payload, sizeof(a));
-	/* "The count field must not exceed the value of max_data_xfer_size
-	 * of the peer, for both reads and writes." */
-	if (s->mo.versioned && a.count > s->mo.client_xfer &&
-	    fz_found(v, VSEQ_ORACLE_DMA_XFER, at, "%s",
-		     fv_cmd_sig(m->hdr.command)))
-		snprintf(v->what, sizeof(v->what),
-			 "%s count %llu is above our max_data_xfer_size %llu",
-			 vfio_user_command_name(m->hdr.command),
-			 (unsigned long long)a.count,
-			 (unsigned long long)s->mo.client_xfer);
-	/* "If the DMA region being added can be directly mapped by the
-	 * server, a file descriptor must be sent ... Otherwise, ... the DMA
-	 * region can be accessed by the server using VFIO_USER_DMA_READ
-	 * and VFIO_USER_DMA_WRITE messages": messages are for the regions
-	 * without an fd (SHOULD: the spec implies it, says it nowhere) */
-	if (!s->mo.maps_unsure &&
-	    vseq_dma_map_of(&s->mo, a.addr, a.count, true) &&
-	    fz_found(v, VSEQ_ORACLE_DMA_FD, at, "%s",
-		     fv_cmd_sig(m->hdr.command)))
-		snprintf(v->what, sizeof(v->what),
-			 "%s of %llu bytes at 0x%llx, in a region mapped "
-			 "with an fd (SHOULD: the reproducer fails the run "
-			 "with --strict)",
-			 vfio_user_command_name(m->hdr.command),
-			 (unsigned long long)a.count,
-			 (unsigned long long)a.addr);
-	map = vseq_dma_map_of(&s->mo, a.addr, a.count, false);
-	/* VFIO_USER_F_DMA_REGION_WRITE "indicates that the region can be
-	 * written to": a DMA_WRITE into a region mapped without it */
-	if (write && map && !(map->flags & VFIO_USER_F_DMA_REGION_WRITE) &&
-	    !s->mo.maps_unsure) {
-		if (fz_found(v, VSEQ_ORACLE_DMA_RO, at, "%s", ""))
-			snprintf(v->what, sizeof(v->what),
-				 "DMA_WRITE of %llu bytes at 0x%llx, in a "
-				 "region mapped without the WRITE flag",
-				 (unsigned long long)a.count,
-				 (unsigned long long)a.addr);
-		vfio_user_build_error_reply(&r, f->tx, FV_WIRE_MAX, &m->hdr,
-					    EPERM);
-	} else if (write) {
+					    err);
+	else if (m->hdr.command == VFIO_USER_DMA_WRITE)
 		vfio_user_build_dma_write_reply(&r, f->tx, FV_WIRE_MAX, &m->hdr,
 						a.addr, a.count, false);
-	} else if (a.count <= FV_DMA_MAX) {
+	else if (a.count <= FV_DMA_MAX)
 		/* zeros: the client's memory is ours to say */
 		vfio_user_build_dma_read_reply(&r, f->tx, FRAME_VFIO_MAX,
 					       &m->hdr, a.addr, NULL, a.count);
-	} else {
+	else
 		vfio_user_build_error_reply(&r, f->tx, FV_WIRE_MAX, &m->hdr,
 					    EFAULT);
-	}
 	fv_send_reply(f, &r);
 }
 
