@@ -16,6 +16,7 @@
 # switches the SHOULD-level oracles on (fuzz/vfio_server.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. fuzz/bug-table-lib.sh
 build=${1:?usage: bug-table-vfio.sh BUILD_DIR [SECONDS] [BUG...]}
 secs=${2:-60}
 shift $(($# < 2 ? $# : 2))
@@ -44,17 +45,8 @@ one() { # one BUG
 		-rss_limit_mb=2560 -max_len=2048 -print_final_stats=1 \
 		corpus >log 2>&1) || rc=$?
 	t1=$(date +%s.%N)
-	if compgen -G "$dir/crash-*" >/dev/null ||
-		compgen -G "$dir/timeout-*" >/dev/null ||
-		compgen -G "$dir/leak-*" >/dev/null; then
-		if grep -q '^#[0-9]*.*INITED' "$dir/log"; then
-			found=yes
-		else
-			found=seed
-		fi
-		what=$(grep -m1 -E 'fuzz oracle:|ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error' \
-			"$dir/log" | sed -e 's/^==[0-9]*==//' -e 's/|/\\|/g' |
-			cut -c1-140)
+	bt_verdict "$dir" 140
+	if [ -n "$found" ]; then
 		printf '| %s | %s | %.1f s | %s |\n' "$bug" "$found" \
 			"$(echo "$t1 - $t0" | bc)" "$what"
 	elif [ "$rc" -gt 128 ] && [ "$rc" -ne 137 ]; then

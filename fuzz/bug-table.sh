@@ -13,6 +13,7 @@
 # 2); the rows come out in the order they finish.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. fuzz/bug-table-lib.sh
 build=${1:?usage: bug-table.sh BUILD_DIR [SECONDS] [JOBS] [BUG...]}
 secs=${2:-60}
 jobs=${3:-2}
@@ -40,18 +41,9 @@ one() { # one BUG
 		-rss_limit_mb=4096 -max_len=2048 -print_final_stats=1 \
 		corpus >log 2>&1; echo $? >rc) || true
 	t1=$(date +%s.%N)
-	if compgen -G "$dir/crash-*" >/dev/null ||
-		compgen -G "$dir/timeout-*" >/dev/null ||
-		compgen -G "$dir/leak-*" >/dev/null; then
-		if grep -q '^#[0-9]*.*INITED' "$dir/log"; then
-			found=yes
-		else
-			found=seed
-		fi
+	bt_verdict "$dir" 110
+	if [ -n "$found" ]; then
 		execs=$(grep -o '^#[0-9]*' "$dir/log" | tail -1 | tr -d '#')
-		what=$(grep -m1 -E 'fuzz oracle:|ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error' \
-			"$dir/log" | sed -e 's/^==[0-9]*==//' -e 's/|/\\|/g' |
-			cut -c1-110)
 		printf '| %s | %s | %.1f | %s | %s |\n' "$bug" "$found" \
 			"$(echo "$t1 - $t0" | bc)" "${execs:-?}" "$what"
 	elif [ "$(cat "$dir/rc")" -gt 128 ] && [ "$(cat "$dir/rc")" -ne 137 ]; then
@@ -68,7 +60,7 @@ one() { # one BUG
 	fi
 	rm -rf "$dir"
 }
-export -f one
+export -f one bt_verdict
 export work secs bin SEEDS
 
 echo "| bug | found | seconds | execs | what fired |"
