@@ -1729,11 +1729,6 @@ static size_t fz_minimise(struct fz *f, uint8_t *in, size_t n, const char *sig,
 	return n;
 }
 
-static bool fz_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
-{
-	return fz_again(ctx, in, n, sig, false);
-}
-
 static void fz_report_finding(void *ctx, const uint8_t *in, size_t n,
 			      const struct fz_verdict *v0)
 {
@@ -1748,10 +1743,6 @@ static void fz_report_finding(void *ctx, const uint8_t *in, size_t n,
 	bool nc;
 	int ret;
 
-	if (!fz_hang_confirmed(&f->core, f->conf->out_dir, in, n, v0,
-			       f->conf->timeout_ms, fz_again_cb, f))
-		return;
-	fz_core_found(&f->core, v0);
 	memcpy(min, in, n);
 	if (f->conf->minimize_ms > 0)
 		len = fz_minimise(f, min, n, v0->sig, fd_check, &tries);

@@ -185,7 +185,7 @@ bool fz_known(const struct fz_core *c, const char *sig)
 	return false;
 }
 
-void fz_core_found(struct fz_core *c, const struct fz_verdict *v)
+static void fz_core_found(struct fz_core *c, const struct fz_verdict *v)
 {
 	if (!c->st.nfound) {
 		c->first_s = (double)(chan_now() - c->st.t0) / 1e9;
@@ -359,41 +359,6 @@ int fz_target_settled_fds(struct target *t, int want)
 		prev = n;
 		chan_sleep_until(chan_now() + (want < 0 ? 2000000 : 1000000));
 	}
-}
-
-/* Replays that confirm a hang: one late answer in three is a slow machine. */
-#define FZ_CONFIRM_RUNS 2
-
-bool fz_hang_confirmed(struct fz_core *c, const char *dir, const uint8_t *in,
-		       size_t n, const struct fz_verdict *v, int timeout_ms,
-		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
-				     const char *sig),
-		       void *ctx)
-{
-	char path[4096];
-	unsigned int i;
-	int ret;
-
-	if (strcmp(v->kind, FZ_KIND_HANG))
-		return true;
-	for (i = 0; i < FZ_CONFIRM_RUNS && !fz_stop; i++)
-		if (again(ctx, in, n, v->sig))
-			return true;
-	c->st.unconfirmed++;
-	ret = fz_mkdirs(dir) < 0 ? -errno : 0;
-	snprintf(path, sizeof(path), "%s/unconfirmed-%s.bin", dir, v->sig);
-	if (!ret)
-		ret = outputs_write_file(path, in, n);
-	if (fz_stop)
-		fz_msg("%s not confirmed (interrupted): not a finding%s%s",
-		       v->sig, ret ? "" : "; input: ", ret ? "" : path);
-	else
-		fz_msg("%s did not recur in %u replays: not a finding (a "
-		       "loaded machine answers late; --timeout %d waits "
-		       "longer)%s%s",
-		       v->sig, i, timeout_ms * 4,
-		       ret ? "" : "; input: ", ret ? "" : path);
-	return false;
 }
 
 /* ---- output ---------------------------------------------------------------- */
@@ -588,9 +553,67 @@ int fz_core_finish(struct fz_core *c, const struct fz_conf *conf, int ret)
 
 /* ---- the loop -------------------------------------------------------------- */
 
+/* Replays that confirm a hang: one late answer in three is a slow machine. */
+#define FZ_CONFIRM_RUNS 2
+
+/*
+ * A hang is a missed deadline, and on a loaded machine a slow answer
+ * misses it too: a hang is a finding only if its input hangs again (the
+ * daemon was relaunched after it). One that does not recur is said,
+ * counted and its input kept as DIR/unconfirmed-SIG.bin.
+ * Return: true for a confirmed hang and for every other kind.
+ */
+static bool fz_hang_confirmed(struct fz_core *c, const struct fz_conf *conf,
+			      const struct fz_ops *ops, void *ctx,
+			      const uint8_t *in, size_t n,
+			      const struct fz_verdict *v)
+{
+	struct fz_verdict again;
+	char path[4096];
+	unsigned int i;
+	bool nc;
+	int ret;
+
+	if (strcmp(v->kind, FZ_KIND_HANG))
+		return true;
+	for (i = 0; i < FZ_CONFIRM_RUNS && !fz_stop; i++)
+		if (ops->session(ctx, in, n, &again, false, &nc) >= 0 &&
+		    again.kind && !strcmp(again.sig, v->sig))
+			return true;
+	c->st.unconfirmed++;
+	ret = fz_mkdirs(conf->out_dir) < 0 ? -errno : 0;
+	snprintf(path, sizeof(path), "%s/unconfirmed-%s.bin", conf->out_dir,
+		 v->sig);
+	if (!ret)
+		ret = outputs_write_file(path, in, n);
+	if (fz_stop)
+		fz_msg("%s not confirmed (interrupted): not a finding%s%s",
+		       v->sig, ret ? "" : "; input: ", ret ? "" : path);
+	else
+		fz_msg("%s did not recur in %u replays: not a finding (a "
+		       "loaded machine answers late; --timeout %d waits "
+		       "longer)%s%s",
+		       v->sig, i, conf->timeout_ms * 4,
+		       ret ? "" : "; input: ", ret ? "" : path);
+	return false;
+}
+
+/* A new verdict @v of @in: confirmed (a hang), counted and said, then
+ * the engine minimises and writes it. */
+static void fz_core_report(struct fz_core *c, const struct fz_conf *conf,
+			   const struct fz_ops *ops, void *ctx,
+			   const uint8_t *in, size_t n,
+			   const struct fz_verdict *v)
+{
+	if (!fz_hang_confirmed(c, conf, ops, ctx, in, n, v))
+		return;
+	fz_core_found(c, v);
+	ops->report(ctx, in, n, v);
+}
+
 /* Every fd_every sessions (reuse): fds grown? a quiet sanitizer report? */
-static void fz_checkup(struct fz_core *c, const struct fz_ops *ops, void *ctx,
-		       uint8_t *cur)
+static void fz_checkup(struct fz_core *c, const struct fz_conf *conf,
+		       const struct fz_ops *ops, void *ctx, uint8_t *cur)
 {
 	struct target_status st;
 	struct fz_verdict v;
@@ -610,7 +633,8 @@ static void fz_checkup(struct fz_core *c, const struct fz_ops *ops, void *ctx,
 			ops->session(ctx, w->p, w->n, &v, true, &nc);
 			if (v.kind && !fz_known(c, v.sig)) {
 				memcpy(cur, w->p, w->n);
-				ops->report(ctx, cur, w->n, &v);
+				fz_core_report(c, conf, ops, ctx, cur, w->n,
+					       &v);
 				break;
 			}
 		}
@@ -627,7 +651,7 @@ static void fz_checkup(struct fz_core *c, const struct fz_ops *ops, void *ctx,
 		fz_core_judge_exit(c, &v);
 		if (v.kind && !fz_known(c, v.sig)) {
 			memcpy(cur, w->p, w->n);
-			ops->report(ctx, cur, w->n, &v);
+			fz_core_report(c, conf, ops, ctx, cur, w->n, &v);
 		}
 	}
 	if (c->t)
@@ -681,10 +705,10 @@ int fz_core_loop(struct fz_core *c, const struct fz_conf *conf,
 		if (nc && next_seed >= c->nseeds)
 			fz_corpus_add(c, cur, len);
 		if (v.kind && !fz_known(c, v.sig))
-			ops->report(ctx, cur, len, &v);
+			fz_core_report(c, conf, ops, ctx, cur, len, &v);
 		if (conf->reuse && c->t && ++since_check >= conf->fd_every) {
 			since_check = 0;
-			fz_checkup(c, ops, ctx, cur);
+			fz_checkup(c, conf, ops, ctx, cur);
 		}
 		if (chan_now() - c->last_progress >
 		    (c->st.tty ? 500000000LL : 10000000000LL)) {

@@ -177,22 +177,6 @@ struct fz_stats {
 	bool tty, quiet;
 };
 
-/*
- * A hang is a missed deadline, and on a loaded machine a slow answer
- * misses it too: is @v (found running @in) a hang that recurs?
- * @again runs the input once more (the daemon was restarted after the
- * hang) and says whether @v's signature came back. An unconfirmed hang is
- * said on stderr, counted in c->st.unconfirmed and its input kept as
- * DIR/unconfirmed-SIG.bin; it is not a finding.
- * Return: true for a confirmed hang and for every other kind.
- */
-struct fz_core;
-bool fz_hang_confirmed(struct fz_core *c, const char *dir, const uint8_t *in,
-		       size_t n, const struct fz_verdict *v, int timeout_ms,
-		       bool (*again)(void *ctx, const uint8_t *in, size_t n,
-				     const char *sig),
-		       void *ctx);
-
 /* The progress line (a status line on a terminal), or the final one. */
 void fz_print_progress(const struct fz_stats *st, bool final);
 
@@ -241,8 +225,6 @@ const struct fz_input *fz_window_get(const struct fz_core *c, unsigned int i);
 const struct fz_input *fz_window_newest(const struct fz_core *c);
 /* Was @sig reported already? */
 bool fz_known(const struct fz_core *c, const char *sig);
-/* Count @v as a finding and say it (one line, --quiet or not). */
-void fz_core_found(struct fz_core *c, const struct fz_verdict *v);
 /* Connect to the daemon, launching it first if it is not running (and
  * once more if a reused one is gone). Return: 0 or -errno (said). */
 int fz_core_connect(struct fz_core *c, const struct fz_conf *conf);
@@ -258,7 +240,8 @@ struct fz_ops {
 		       struct fz_verdict *v, bool fd_check, bool *new_cov);
 	/* A mutant of @in in @out. Return: its length. */
 	size_t (*mutate)(void *ctx, const uint8_t *in, size_t n, uint8_t *out);
-	/* Confirm, minimise and write the finding @v of @in. */
+	/* Minimise and write the finding @v of @in (new, confirmed,
+	 * counted and said by the core). */
 	void (*report)(void *ctx, const uint8_t *in, size_t n,
 		       const struct fz_verdict *v);
 };

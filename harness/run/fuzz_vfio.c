@@ -1259,11 +1259,6 @@ static size_t fv_minimise(struct fv *f, uint8_t *in, size_t n, const char *sig,
 	return n;
 }
 
-static bool fv_again_cb(void *ctx, const uint8_t *in, size_t n, const char *sig)
-{
-	return fv_again(ctx, in, n, sig, false);
-}
-
 static void fv_report(void *ctx, const uint8_t *in, size_t n,
 		      const struct fz_verdict *v0)
 {
@@ -1278,10 +1273,6 @@ static void fv_report(void *ctx, const uint8_t *in, size_t n,
 	bool fd_check = !strcmp(v0->kind, FZ_KIND_FD_LEAK), nc;
 	int ret;
 
-	if (!fz_hang_confirmed(&f->core, f->c->out_dir, in, n, v0,
-			       f->c->timeout_ms, fv_again_cb, f))
-		return;
-	fz_core_found(&f->core, v0);
 	memcpy(min, in, n);
 	/* a reused server keeps device state from one session to the next:
 	 * minimise against a new process each run (an fd leak is counted
